@@ -1,0 +1,19 @@
+//! qmail-rs: a drop-in replacement for netqmail 1.06 (+ STARTTLS, SMTP AUTH,
+//! validrcptto.cdb), vmailmgr 0.97 and the IMAP/POP3 subset of Dovecot 2.3.
+//!
+//! Three layers, arrows pointing down only (see `../shared/DESIGN.md`):
+//! programs (`src/bin/*`) → mechanisms → formats. A format module knows no
+//! process, socket or uid.
+#![forbid(unsafe_code)]
+
+// Formats: pure codecs, no file system, sockets, uids or clocks.
+pub mod cdb;
+
+// Mechanisms and environment.
+pub mod checkpassword;
+pub mod control;
+pub mod envelope;
+pub mod ids;
+pub mod maildir;
+pub mod queue;
+pub mod root;

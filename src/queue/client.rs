@@ -1,0 +1,249 @@
+//! Injecting a message: `qmail_open` / `qmail_close` (`common.md` §7).
+//!
+//! Runs `$QMAILQUEUE` (any value, even empty) or `bin/qmail-queue` with
+//! the message pipe as its fd 0 and the envelope pipe as its fd 1, in the
+//! qmail root; writes the message, then the envelope; maps the exit
+//! status to the original's "qq" texts.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::envelope::Envelope;
+
+/// The queue's answer when it did not take the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QqError {
+    /// `D` (permanent) rather than `Z` (temporary).
+    pub permanent: bool,
+    /// The text after the `D`/`Z`, e.g. `qq read error (#4.3.0)`.
+    pub text: &'static str,
+}
+
+impl QqError {
+    const fn temp(text: &'static str) -> Self {
+        QqError {
+            permanent: false,
+            text,
+        }
+    }
+    const fn perm(text: &'static str) -> Self {
+        QqError {
+            permanent: true,
+            text,
+        }
+    }
+
+    /// The original's string form: `Z…` or `D…`.
+    pub fn coded(&self) -> String {
+        format!("{}{}", if self.permanent { 'D' } else { 'Z' }, self.text)
+    }
+}
+
+pub const QQ_READ_ERROR: QqError = QqError::temp("qq read error (#4.3.0)");
+pub const QQ_EXEC: QqError = QqError::temp("unable to exec qq (#4.3.0)");
+pub const QQ_HOME: QqError = QqError::temp("qq trouble in home directory (#4.3.0)");
+
+/// The exit-status table of `common.md` §7; `None` is success.
+pub fn result_for_exit(code: i32) -> Option<QqError> {
+    Some(match code {
+        0 => return None,
+        11 | 115 => QqError::perm("envelope address too long for qq (#5.1.3)"),
+        31 => QqError::perm("mail server permanently rejected message (#5.3.0)"),
+        51 => QqError::temp("qq out of memory (#4.3.0)"),
+        52 => QqError::temp("qq timeout (#4.3.0)"),
+        53 => QqError::temp("qq write error or disk full (#4.3.0)"),
+        54 => QQ_READ_ERROR,
+        55 => QqError::temp("qq unable to read configuration (#4.3.0)"),
+        56 => QqError::temp("qq trouble making network connection (#4.3.0)"),
+        61 => QQ_HOME,
+        62..=66 => QqError::temp("qq trouble creating files in queue (#4.3.0)"),
+        71 => QqError::temp("mail server temporarily rejected message (#4.3.0)"),
+        72 => QqError::temp("connection to mail server timed out (#4.4.1)"),
+        73 => QqError::temp("connection to mail server rejected (#4.4.1)"),
+        74 => QqError::temp("communication with mail server failed (#4.4.2)"),
+        81 | 91 => QqError::temp("qq internal bug (#4.3.0)"),
+        120 => QQ_EXEC,
+        11..=40 => QqError::perm("qq permanent problem (#5.3.0)"),
+        _ => QqError::temp("qq temporary problem (#4.3.0)"),
+    })
+}
+
+/// The program to run: `$QMAILQUEUE`, else `bin/qmail-queue`, relative
+/// to the qmail root.
+pub fn program(qmail_home: &Path) -> PathBuf {
+    match std::env::var_os("QMAILQUEUE") {
+        Some(q) => qmail_home.join(q),
+        None => qmail_home.join("bin/qmail-queue"),
+    }
+}
+
+/// One injection in progress.
+pub struct Injection {
+    child: Child,
+    message: Option<File>,
+    envelope: Option<File>,
+    broken: bool,
+}
+
+impl Injection {
+    /// Start the queue program of the install root in force.
+    pub fn open() -> Result<Self, QqError> {
+        Self::open_at(&crate::root::qmail_home())
+    }
+
+    /// Start the queue program under `qmail_home`.
+    pub fn open_at(qmail_home: &Path) -> Result<Self, QqError> {
+        if !qmail_home.is_dir() {
+            return Err(QQ_HOME);
+        }
+        let prog = program(qmail_home);
+        // Close-on-exec, so the child does not hold the write end open itself.
+        let (env_r, env_w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|_| QQ_EXEC)?;
+        let child = Command::new(&prog)
+            .current_dir(qmail_home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::from(env_r))
+            .spawn()
+            .map_err(|_| QQ_EXEC)?;
+        let mut child = child;
+        let message = child.stdin.take().map(|s| File::from(OwnedFd::from(s)));
+        Ok(Injection {
+            child,
+            message,
+            envelope: Some(File::from(env_w)),
+            broken: false,
+        })
+    }
+
+    /// The queue program's pid (the "qp" of log lines and replies).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Append message bytes; failures are remembered for [`Self::close`].
+    pub fn put(&mut self, bytes: &[u8]) {
+        if self.broken {
+            return;
+        }
+        if let Some(m) = self.message.as_mut() {
+            if m.write_all(bytes).is_err() {
+                self.broken = true;
+            }
+        }
+    }
+
+    /// Abandon the message (`qmail_fail`): nothing more is written, so the
+    /// queue sees a truncated envelope and queues nothing.
+    pub fn fail(&mut self) {
+        self.broken = true;
+    }
+
+    /// Close the message, write the envelope, wait for the verdict.
+    pub fn close(mut self, envelope: &Envelope) -> Result<(), QqError> {
+        drop(self.message.take());
+        if !self.broken {
+            let mut bytes = Vec::new();
+            match envelope.write(&mut bytes) {
+                Ok(()) => {
+                    if let Some(e) = self.envelope.as_mut() {
+                        if e.write_all(&bytes).is_err() {
+                            self.broken = true;
+                        }
+                    }
+                }
+                Err(_) => self.broken = true,
+            }
+        }
+        drop(self.envelope.take());
+        let status = wait(&mut self.child)?;
+        use std::os::unix::process::ExitStatusExt;
+        if status.signal().is_some() {
+            return Err(QqError::temp("qq crashed (#4.3.0)"));
+        }
+        match status.code() {
+            Some(0) if self.broken => Err(QQ_READ_ERROR),
+            Some(code) => result_for_exit(code).map_or(Ok(()), Err),
+            None => Err(QqError::temp("qq crashed (#4.3.0)")),
+        }
+    }
+}
+
+fn wait(child: &mut Child) -> Result<std::process::ExitStatus, QqError> {
+    loop {
+        match child.wait() {
+            Ok(s) => return Ok(s),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(QqError::temp("qq waitpid surprise (#4.3.0)")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_table() {
+        assert_eq!(result_for_exit(0), None);
+        assert_eq!(
+            result_for_exit(54).unwrap().coded(),
+            "Zqq read error (#4.3.0)"
+        );
+        assert_eq!(
+            result_for_exit(11).unwrap().coded(),
+            "Denvelope address too long for qq (#5.1.3)"
+        );
+        assert_eq!(
+            result_for_exit(20).unwrap().coded(),
+            "Dqq permanent problem (#5.3.0)"
+        );
+        assert_eq!(
+            result_for_exit(99).unwrap().coded(),
+            "Zqq temporary problem (#4.3.0)"
+        );
+        assert_eq!(
+            result_for_exit(64).unwrap().text,
+            "qq trouble creating files in queue (#4.3.0)"
+        );
+    }
+
+    #[test]
+    fn queue_program_gets_message_then_envelope() {
+        let home = tempfile::tempdir().unwrap();
+        let out = home.path().join("got");
+        let script = home.path().join("qq");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\ncat > {0}.msg\ncat <&1 > {0}.env\nexit 0\n",
+                out.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Call the program directly rather than through the environment so
+        // parallel tests do not race on QMAILQUEUE.
+        std::fs::create_dir(home.path().join("bin")).unwrap();
+        std::fs::rename(&script, home.path().join("bin/qmail-queue")).unwrap();
+        let mut q = Injection::open_at(home.path()).unwrap();
+        q.put(b"Subject: hi\n\nbody\n");
+        let env = Envelope {
+            sender: b"a@b".to_vec(),
+            recipients: vec![b"c@d".to_vec()],
+        };
+        q.close(&env).unwrap();
+        assert_eq!(
+            std::fs::read(out.with_extension("msg")).unwrap(),
+            b"Subject: hi\n\nbody\n"
+        );
+        assert_eq!(
+            std::fs::read(out.with_extension("env")).unwrap(),
+            b"Fa@b\0Tc@d\0\0"
+        );
+    }
+}
