@@ -13,6 +13,7 @@ pub mod cdb;
 pub mod checkpassword;
 pub mod control;
 pub mod envelope;
+pub mod hier;
 pub mod ids;
 pub mod maildir;
 pub mod queue;
