@@ -1,7 +1,17 @@
 //! Control files (`shared/spec/qmail/common.md` §2, `control.md`).
 //!
 //! The four reading primitives of qmail's `control.c`, over a control
-//! directory. Every control file is read with exactly one of them.
+//! directory. Every control file is read with exactly one of them; which
+//! one, and its default, is declared once in [`files`]. Lookup maps
+//! (`constmap`) are in [`map`]; typed accessors (`databytes`, ...) in
+//! `typed.rs`; qmail-showctl's report in [`showctl`].
+
+pub mod files;
+pub mod map;
+pub mod showctl;
+mod typed;
+
+pub use typed::SPAWN_LIMIT;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -161,6 +171,56 @@ mod tests {
         assert_eq!(parse_uint(b" 5"), None);
         assert_eq!(parse_uint(b"-5"), None);
         assert_eq!(parse_uint(b""), None);
+    }
+
+    #[test]
+    fn read_line_rules() {
+        // Only the first line; CR is not stripped; leading blanks kept.
+        assert_eq!(first_line(b"a \r\nb"), b"a \r");
+        assert_eq!(first_line(b"\t lead \n"), b"\t lead");
+        assert_eq!(first_line(b"\nsecond"), b"");
+        assert_eq!(first_line(b" \t \n"), b"");
+    }
+
+    #[test]
+    fn read_file_rules() {
+        // A final unterminated line counts; spaces-only lines are dropped;
+        // '#' only at the first byte starts a comment.
+        assert_eq!(
+            list_lines(b"one\n \t\n#c\n #kept\nlast"),
+            vec![b"one".to_vec(), b" #kept".to_vec(), b"last".to_vec()]
+        );
+        assert!(list_lines(b"").is_empty());
+        assert!(list_lines(b"\n\n#\n").is_empty());
+    }
+
+    #[test]
+    fn read_int_wraps_as_c() {
+        assert_eq!(parse_uint(b"4294967296"), Some(0));
+        assert_eq!(parse_uint(b"4294967297x"), Some(1));
+        assert_eq!(parse_uint(b"abc"), None);
+        assert_eq!(parse_uint(b"007"), Some(7));
+    }
+
+    #[test]
+    fn missing_empty_and_present() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("empty"), "").unwrap();
+        std::fs::write(d.path().join("num"), " 5\n").unwrap();
+        let c = Control::at(d.path()).unwrap();
+        assert_eq!(c.me(), None);
+        assert_eq!(c.read_line("missing").unwrap(), None);
+        assert_eq!(c.read_line("empty").unwrap().unwrap(), b"");
+        assert_eq!(c.read_int("num", 42).unwrap(), 42, "leading space: absent");
+        assert_eq!(c.read_int("empty", 42).unwrap(), 42);
+        assert_eq!(c.read_list("missing", true).unwrap(), None, "no me known");
+        assert_eq!(
+            c.read_line_default("missing", true, Some(b"lit"))
+                .unwrap()
+                .unwrap(),
+            b"lit"
+        );
+        assert_eq!(c.read_line_default("missing", true, None).unwrap(), None);
     }
 
     #[test]
