@@ -12,9 +12,11 @@ pub mod cdb;
 // Mechanisms and environment.
 pub mod checkpassword;
 pub mod control;
+pub mod crypt;
 pub mod envelope;
 pub mod hier;
 pub mod ids;
 pub mod maildir;
 pub mod queue;
 pub mod root;
+pub mod vmailmgr;

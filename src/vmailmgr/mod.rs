@@ -1,0 +1,11 @@
+//! vmailmgr 0.97 (`shared/spec/vmailmgr/`): the passwd.cdb record codec,
+//! the table, the configuration chain, and the logic of every program.
+//!
+//! Formats: [`vpwentry`]. Mechanisms: [`passwd`], [`config`], [`domain`],
+//! [`account`], the programs' logic in [`commands`], [`deliver`],
+//! [`checkvpw`], [`daemon`].
+
+pub mod vpwentry;
+
+pub mod config;
+pub mod passwd;
