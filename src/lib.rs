@@ -8,6 +8,8 @@
 
 // Formats: pure codecs, no file system, sockets, uids or clocks.
 pub mod cdb;
+pub mod dotqmail;
+pub mod mbox;
 
 // Mechanisms and environment.
 pub mod checkpassword;
@@ -16,6 +18,7 @@ pub mod crypt;
 pub mod envelope;
 pub mod hier;
 pub mod ids;
+pub mod local;
 pub mod maildir;
 pub mod queue;
 pub mod root;
