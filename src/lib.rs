@@ -22,4 +22,5 @@ pub mod local;
 pub mod maildir;
 pub mod queue;
 pub mod root;
+pub mod validrcptto_gen;
 pub mod vmailmgr;

@@ -7,5 +7,9 @@
 
 pub mod vpwentry;
 
+pub mod account;
+pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod domain;
 pub mod passwd;

@@ -1,0 +1,15 @@
+//! vcheckquota — quota check for the `vdeliver-predeliver` hook (vmailmgr-tools): message size, message count, hard and soft quota of `$MAILDIR`.
+//!
+//! Invocation: `vcheckquota [-a BYTES|--soft-maxsize=BYTES] [-m PATH|--soft-message=PATH]`, message on stdin, limits in `VUSER_*`.
+//!
+//! Runs as the domain owner (never set-uid), in `$HOME`; configuration
+//! from `~/.vmailmgr` then `/etc/vmailmgr`: none (environment only).
+//!
+//! Exit codes: 0 accept; 100 over a limit (message on stderr); 111 temporary problems.
+//!
+//! See: `shared/spec/vmailmgr/commands.md`, `qmail::vmailmgr::commands::maint`.
+
+fn main() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    std::process::exit(qmail::vmailmgr::commands::maint::vcheckquota(&argv));
+}

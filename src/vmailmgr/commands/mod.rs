@@ -1,0 +1,187 @@
+//! The domain owner's tools (`shared/spec/vmailmgr/commands.md` §2): each
+//! a `fn(argv) -> exit code` that its thin bin calls.
+
+use std::ffi::OsString;
+use std::io::{BufRead, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use super::cli::{self, Parsed, Spec};
+use super::config::Config;
+use super::passwd::Table;
+
+pub mod add;
+pub mod change;
+pub mod maint;
+pub mod show;
+
+/// Write to stdout, ignoring a closed stream.
+pub fn out(b: impl AsRef<[u8]>) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(b.as_ref());
+    let _ = o.flush();
+}
+
+/// Write to stderr, ignoring a closed stream.
+pub fn err(b: impl AsRef<[u8]>) {
+    let _ = std::io::stderr().write_all(b.as_ref());
+}
+
+/// Bytes shown in a message.
+pub fn s(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A running tool: its options, the domain chain and the table.
+pub struct Ctx {
+    pub prog: &'static str,
+    pub opts: Parsed,
+    pub quiet: bool,
+    pub cfg: Config,
+    pub table: Table,
+    pub home: PathBuf,
+}
+
+impl Ctx {
+    /// Parse argv, then `chdir($HOME)` (§1.1). `Err` is the exit code.
+    pub fn start(spec: &Spec, argv: &[OsString]) -> Result<Ctx, i32> {
+        let opts = parse(spec, argv)?;
+        Self::enter(spec.prog, opts)
+    }
+
+    /// `chdir($HOME)` with parsed options.
+    pub fn enter(prog: &'static str, opts: Parsed) -> Result<Ctx, i32> {
+        let home = home(prog)?;
+        let cfg = Config::domain(&home);
+        let table = Table::new(cfg.password_table());
+        Ok(Ctx {
+            prog,
+            quiet: opts.has("quiet"),
+            opts,
+            cfg,
+            table,
+            home,
+        })
+    }
+
+    /// stdout unless --quiet.
+    pub fn say(&self, m: impl AsRef<[u8]>) {
+        if !self.quiet {
+            out(m);
+        }
+    }
+
+    /// stderr unless --quiet.
+    pub fn warn(&self, m: impl AsRef<[u8]>) {
+        if !self.quiet {
+            err(m);
+        }
+    }
+}
+
+/// Parse options, printing a refusal or the help.
+pub fn parse(spec: &Spec, argv: &[OsString]) -> Result<Parsed, i32> {
+    cli::parse(spec, argv).map_err(|e| {
+        out(&e.stdout);
+        err(&e.stderr);
+        e.code
+    })
+}
+
+/// `$HOME`, entered.
+pub fn home(prog: &str) -> Result<PathBuf, i32> {
+    let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) else {
+        err(format!("{prog}: Can't determine home directory\n"));
+        return Err(1);
+    };
+    let h = PathBuf::from(h);
+    if std::env::set_current_dir(&h).is_err() {
+        err(format!("{prog}: Can't change to home directory\n"));
+        return Err(1);
+    }
+    Ok(h)
+}
+
+/// Read a new password (§1.4); `None` after the message was printed.
+pub fn read_password(p: &str) -> Option<Vec<u8>> {
+    let pw = if nix::unistd::isatty(0).unwrap_or(false) {
+        let a = tty_prompt("Enter the user's new password: ")?;
+        let b = tty_prompt("Please type it again for verification: ")?;
+        if a != b {
+            err(format!("{p}: error: passwords don't match\n"));
+            return None;
+        }
+        a
+    } else {
+        let mut line = Vec::new();
+        let _ = std::io::stdin().lock().read_until(b'\n', &mut line);
+        while line.last().is_some_and(|&b| super::vpwentry::is_c_space(b)) {
+            line.pop();
+        }
+        line
+    };
+    if pw.is_empty() {
+        err(format!("{p}: error: password is empty.\n"));
+        return None;
+    }
+    Some(pw)
+}
+
+/// `getpass`: prompt on the terminal with echo off.
+fn tty_prompt(prompt: &str) -> Option<Vec<u8>> {
+    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()?;
+    let _ = tty.write_all(prompt.as_bytes());
+    let saved = tcgetattr(&tty).ok();
+    if let Some(t) = &saved {
+        let mut quiet = t.clone();
+        quiet.local_flags.remove(LocalFlags::ECHO);
+        let _ = tcsetattr(&tty, SetArg::TCSAFLUSH, &quiet);
+    }
+    let mut line = Vec::new();
+    let _ = std::io::BufReader::new(&tty).read_until(b'\n', &mut line);
+    if let Some(t) = &saved {
+        let _ = tcsetattr(&tty, SetArg::TCSAFLUSH, t);
+    }
+    let _ = tty.write_all(b"\n");
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    Some(line)
+}
+
+/// An argument's bytes.
+pub fn arg(a: &OsString) -> &[u8] {
+    a.as_bytes()
+}
+
+/// Lines of standard input (without LF), for vaddusers / vpasswds.
+pub fn stdin_lines() -> Vec<Vec<u8>> {
+    let mut all = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut all);
+    let mut lines: Vec<Vec<u8>> = all.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    if lines.last().is_some_and(Vec::is_empty) {
+        lines.pop();
+    }
+    lines
+}
+
+/// White-space separated words.
+pub fn words(line: &[u8]) -> Vec<&[u8]> {
+    line.split(|&b| super::vpwentry::is_c_space(b))
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// The common `--quiet` option row.
+pub const QUIET: cli::Opt = cli::flag(
+    None,
+    Some("quiet"),
+    "quiet",
+    "1",
+    "Suppress all status messages",
+);
