@@ -22,5 +22,7 @@ pub mod local;
 pub mod maildir;
 pub mod queue;
 pub mod root;
+pub mod send;
+pub mod users;
 pub mod validrcptto_gen;
 pub mod vmailmgr;

@@ -10,6 +10,8 @@
 
 pub mod deliver;
 pub mod errno;
+pub mod getpw;
+pub mod lspawn;
 pub mod quote;
 
 use std::ffi::OsStr;
