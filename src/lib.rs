@@ -13,6 +13,7 @@ pub mod mbox;
 
 // Mechanisms and environment.
 pub mod checkpassword;
+pub mod conformance;
 pub mod control;
 pub mod crypt;
 pub mod envelope;
