@@ -8,8 +8,10 @@
 pub mod vpwentry;
 
 pub mod account;
+pub mod checkvpw;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod deliver;
 pub mod domain;
 pub mod passwd;

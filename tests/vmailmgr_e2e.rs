@@ -1,0 +1,579 @@
+//! End to end: a domain owner in a temporary home runs vsetup and
+//! vadduser, mail for box@domain goes through vdeliver (with qmail-local's
+//! environment) into the virtual Maildir and to forwards, checkvpw accepts
+//! the new password and refuses the old one, and mkvalidrcptto's cdb holds
+//! the addresses. Messages are compared with the recordings
+//! (`testdata/vmailmgr/transcript.md`).
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+struct Dom {
+    _t: tempfile::TempDir,
+    root: PathBuf,
+    home: PathBuf,
+}
+
+struct Run {
+    out: String,
+    err: String,
+    code: i32,
+}
+
+fn bin(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_vadduser"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    dir.join(name)
+}
+
+impl Dom {
+    fn new() -> Dom {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        let home = t.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let q = root.join("var/qmail");
+        std::fs::create_dir_all(q.join("control")).unwrap();
+        std::fs::create_dir_all(q.join("bin")).unwrap();
+        std::fs::create_dir_all(root.join("etc/vmailmgr")).unwrap();
+        let uid = nix::unistd::geteuid();
+        let gid = nix::unistd::getegid();
+        std::fs::write(
+            root.join("etc/passwd"),
+            format!(
+                "vmtest:x:{uid}:{gid}::{}:/bin/sh\nlocaluser:x:1500:1500::{}:/bin/sh\n",
+                home.display(),
+                t.path().join("local").display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(root.join("etc/shadow"), "vmtest:$0$secret:1::::::\n").unwrap();
+        std::fs::write(q.join("control/virtualdomains"), "example.com:vmtest\n").unwrap();
+        std::fs::write(q.join("control/locals"), "localhost\n").unwrap();
+        std::fs::write(q.join("control/rcpthosts"), "example.com\nlocalhost\n").unwrap();
+        std::fs::write(q.join("control/me"), "mail.example.org\n").unwrap();
+        let out = t.path().join("queue-out");
+        std::fs::create_dir(&out).unwrap();
+        let qq = q.join("bin/qmail-queue");
+        std::fs::write(
+            &qq,
+            format!(
+                "#!/bin/sh\ncat > {0}/msg; cat <&1 > {0}/env; exit ${{QQ_EXIT:-0}}\n",
+                out.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&qq, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Dom { _t: t, root, home }
+    }
+
+    fn queue_out(&self, f: &str) -> Vec<u8> {
+        std::fs::read(self.root.parent().unwrap().join("queue-out").join(f)).unwrap_or_default()
+    }
+
+    fn cmd(&self, prog: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut c = Command::new(bin(prog));
+        c.args(args)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", &self.home)
+            .env("USER", "vmtest")
+            .env("QMAILRS_ROOT", &self.root)
+            .env("QMAILRS_SINGLE_USER", "1")
+            .current_dir(&self.home);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn run(&self, prog: &str, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
+        let mut c = self.cmd(prog, args, env);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut i = child.stdin.take().unwrap();
+        let _ = i.write_all(stdin);
+        drop(i);
+        let o = child.wait_with_output().unwrap();
+        Run {
+            out: String::from_utf8_lossy(&o.stdout).into_owned(),
+            err: String::from_utf8_lossy(&o.stderr).into_owned(),
+            code: o.status.code().unwrap_or(-1),
+        }
+    }
+
+    /// vdeliver with the message in a regular file, as qmail-local gives it.
+    fn deliver(&self, ext: &str, extra: &[(&str, &str)]) -> Run {
+        let msg = self.root.parent().unwrap().join("msg.txt");
+        std::fs::write(&msg, MSG).unwrap();
+        let dt = format!("Delivered-To: vmtest-{ext}@example.com\n");
+        let mut env = vec![
+            ("EXT", ext),
+            ("HOST", "example.com"),
+            ("SENDER", "sender@remote.example"),
+            (
+                "UFLINE",
+                "From sender@remote.example Wed Nov 25 11:00:00 2026\n",
+            ),
+            ("RPLINE", "Return-Path: <sender@remote.example>\n"),
+            ("DTLINE", dt.as_str()),
+        ];
+        env.extend_from_slice(extra);
+        let mut c = self.cmd("vdeliver", &[], &env);
+        c.stdin(std::fs::File::open(&msg).unwrap());
+        let o = c.output().unwrap();
+        Run {
+            out: String::from_utf8_lossy(&o.stdout).into_owned(),
+            err: String::from_utf8_lossy(&o.stderr).into_owned(),
+            code: o.status.code().unwrap_or(-1),
+        }
+    }
+
+    /// checkvpw with `data` on descriptor 3 (a pipe, as the front ends give it).
+    fn login(&self, data: &[u8], args: &[&str]) -> Run {
+        let mut sh_args = vec!["-c", "exec \"$0\" \"$@\" 3<&0"];
+        let p = bin("checkvpw");
+        sh_args.push(p.to_str().unwrap());
+        sh_args.extend_from_slice(args);
+        let mut c = self.cmd("checkvpw", &[], &[]);
+        let mut sh = Command::new("/bin/sh");
+        sh.args(&sh_args);
+        for (k, v) in c.get_envs() {
+            if let Some(v) = v {
+                sh.env(k, v);
+            }
+        }
+        sh.env_remove("TCPLOCALHOST");
+        let _ = &mut c;
+        sh.current_dir("/")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = sh.spawn().unwrap();
+        let mut i = child.stdin.take().unwrap();
+        i.write_all(data).unwrap();
+        drop(i);
+        let o = child.wait_with_output().unwrap();
+        Run {
+            out: String::from_utf8_lossy(&o.stdout).into_owned(),
+            err: String::from_utf8_lossy(&o.stderr).into_owned(),
+            code: o.status.code().unwrap_or(-1),
+        }
+    }
+
+    fn new_files(&self, dir: &str) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.home.join(dir))
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+const MSG: &str =
+    "From: sender@remote.example\nTo: someone@example.com\nSubject: test\n\nHello world.\n";
+
+#[test]
+fn vsetup_vadduser_vdeliver_checkvpw_mkvalidrcptto() {
+    let d = Dom::new();
+    let r = d.run("vsetup", &[], b"", &[]);
+    assert_eq!(
+        r.out,
+        "vsetup: created users directory.\nvsetup: wrote '.qmail-default' file.\nvsetup: added alias 'mailer-daemon'\nvsetup: added alias 'postmaster'\nvsetup: added alias 'root'\n"
+    );
+    assert_eq!((r.err.as_str(), r.code), ("", 0));
+    assert_eq!(
+        std::fs::read(d.home.join(".qmail-default")).unwrap(),
+        b"|/usr/bin/vdeliver\n"
+    );
+    let r = d.run("vsetup", &[], b"", &[]);
+    assert_eq!(
+        r.out,
+        "vsetup: users directory already exists.\nvsetup: wrote '.qmail-default' file.\n"
+    );
+    assert_eq!(r.err, "vsetup: warning: '.qmail-default' file exists, renaming to '.qmail-default~'.\nvsetup: warning: user 'mailer-daemon' already exists, skipping.\nvsetup: warning: user 'postmaster' already exists, skipping.\nvsetup: warning: user 'root' already exists, skipping.\n");
+
+    let r = d.run("vadduser", &["alice"], b"alicepw\n", &[]);
+    assert_eq!(
+        (r.out.as_str(), r.code),
+        ("vadduser: user 'alice' successfully added\n", 0)
+    );
+    assert!(d.home.join("users/alice/new").is_dir());
+    let r = d.run(
+        "vadduser",
+        &["--password", "absPtxANClx/c", "bob"],
+        b"",
+        &[],
+    );
+    assert_eq!(r.code, 0);
+    let r = d.run("vaddalias", &["info", "alice@example.com", "bob"], b"", &[]);
+    assert_eq!(r.out, "vadduser: user 'info' successfully added\n");
+    let r = d.run("listvdomain", &[], b"", &[]);
+    assert_eq!(r.out, "User Mailbox Aliases\nmailer-daemon Yes postmaster@\npostmaster Yes postmaster@\nroot Yes postmaster@\nalice Yes\nbob Yes\ninfo No alice@example.com bob\n");
+
+    // Mail for alice@example.com: qmail-local runs ~/.qmail-default.
+    let r = d.deliver("alice", &[]);
+    assert_eq!((r.out.as_str(), r.code), ("", 0), "{}", r.err);
+    let files = d.new_files("users/alice/new");
+    assert_eq!(files.len(), 1);
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    let parts: Vec<&str> = name.split('.').collect();
+    assert!(
+        parts[0].parse::<u64>().is_ok() && parts[1].parse::<u32>().is_ok(),
+        "{name}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&files[0]).unwrap(),
+        format!(
+            "Return-Path: <sender@remote.example>\nDelivered-To: vmtest-alice@example.com\n{MSG}"
+        )
+    );
+    assert!(d.new_files("users/alice/tmp").is_empty());
+    // EXT in upper case finds the same box.
+    assert_eq!(d.deliver("ALICE", &[]).code, 0);
+    assert_eq!(d.new_files("users/alice/new").len(), 2);
+
+    // The alias forwards through qmail-queue in one run.
+    let r = d.deliver("info", &[]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert_eq!(
+        d.queue_out("env"),
+        b"Fsender@remote.example\0Talice@example.com\0Tbob@example.com\0\0"
+    );
+    assert_eq!(
+        String::from_utf8(d.queue_out("msg")).unwrap(),
+        format!("Delivered-To: vmtest-info@example.com\n{MSG}")
+    );
+    let r = d.deliver("info", &[("QQ_EXIT", "1")]);
+    assert_eq!(
+        (r.out.as_str(), r.code),
+        ("vdeliver: qmail-queue exited with an error!\n", 111)
+    );
+    // postmaster: mailbox and a forward to postmaster@ + control/me.
+    assert_eq!(d.deliver("postmaster", &[]).code, 0);
+    assert_eq!(
+        d.queue_out("env"),
+        b"Fsender@remote.example\0Tpostmaster@mail.example.org\0\0"
+    );
+    let r = d.deliver("nosuch", &[]);
+    assert_eq!(
+        (r.out.as_str(), r.code),
+        ("vdeliver: Invalid or unknown virtual user 'nosuch'\n", 100)
+    );
+
+    // checkvpw: every login form, then a password change.
+    let r = d.login(
+        b"alice@example.com\0alicepw\0<1.2@h>\0",
+        &["/bin/sh", "-c", "env; echo \"arg=$0\"", "Maildir"],
+    );
+    assert_eq!(r.code, 0, "{}", r.err);
+    assert!(r.out.contains("MAILDIR=./users/alice\n") && r.out.contains("VUSER=alice\n"));
+    assert!(r.out.contains("arg=./users/alice\n"), "{}", r.out);
+    assert!(r.out.contains("USER=vmtest\n") && r.out.contains("VUSER_HAS_MAILBOX=1\n"));
+    assert!(!r.out.contains("VDOMAIN"));
+    assert_eq!(
+        d.login(b"ALICE:EXAMPLE.COM\0alicepw\0", &["/bin/true", "Maildir"])
+            .code,
+        0
+    );
+    assert_eq!(
+        d.login(b"vmtest-alice@localhost\0alicepw\0", &["/bin/true", "x"])
+            .code,
+        0
+    );
+    assert_eq!(
+        d.login(b"bob@example.com\0bobpass\0", &["/bin/true", "x"])
+            .code,
+        0
+    );
+    assert_eq!(
+        d.login(b"alice@example.com\0wrong\0", &["/bin/true", "x"])
+            .code,
+        1
+    );
+    assert_eq!(
+        d.login(b"alice@example.com\0\0", &["/bin/true", "x"]).code,
+        1
+    );
+    assert_eq!(
+        d.login(b"info@example.com\0x\0", &["/bin/true", "x"]).code,
+        1
+    );
+    assert_eq!(
+        d.login(b"alice@example.com\0alicepw", &["/bin/true", "x"])
+            .code,
+        2
+    );
+    assert_eq!(
+        d.login(b"alice@example.com\0alicepw\0", &["/bin/true"])
+            .code,
+        111
+    );
+    assert_eq!(
+        d.login(b"vmtest@localhost\0secret\0", &["/bin/true", "x"])
+            .code,
+        0
+    );
+    let r = d.run("vpasswd", &["Alice"], b"newpw\n", &[]);
+    assert_eq!(
+        r.out,
+        "vpasswd: password for user 'alice' successfully changed.\n"
+    );
+    assert_eq!(
+        d.login(b"alice@example.com\0newpw\0", &["/bin/true", "x"])
+            .code,
+        0
+    );
+    assert_eq!(
+        d.login(b"alice@example.com\0alicepw\0", &["/bin/true", "x"])
+            .code,
+        1
+    );
+
+    // The validrcptto.cdb generator sees the new addresses.
+    std::fs::write(d.home.join(".qmail-list"), "&x@y\n").unwrap();
+    let local = d.home.parent().unwrap().join("local");
+    std::fs::create_dir(&local).unwrap();
+    std::fs::write(local.join(".qmail-ext"), "./Maildir/\n").unwrap();
+    let r = d.run("mkvalidrcptto", &[], b"", &[]);
+    assert_eq!(r.code, 0, "{} {}", r.out, r.err);
+    let cdb = std::fs::read(d.root.join("var/qmail/control/validrcptto.cdb")).unwrap();
+    let rd = qmail::cdb::Reader::new(&cdb[..]).unwrap();
+    for k in [
+        "alice@example.com",
+        "bob@example.com",
+        "info@example.com",
+        "postmaster@example.com",
+        "list@example.com",
+        "localuser@localhost",
+        "localuser-ext@localhost",
+    ] {
+        assert!(rd.contains(k.as_bytes()).unwrap(), "{k}");
+    }
+    assert!(!rd.contains(b"@example.com").unwrap());
+    d.run("vaddalias", &["+", "alice"], b"", &[]);
+    d.run("mkvalidrcptto", &[], b"", &[]);
+    let cdb = std::fs::read(d.root.join("var/qmail/control/validrcptto.cdb")).unwrap();
+    assert!(qmail::cdb::Reader::new(&cdb[..])
+        .unwrap()
+        .contains(b"@example.com")
+        .unwrap());
+    // ... and the catch-all now takes unknown names.
+    assert_eq!(d.deliver("nosuch", &[]).code, 0);
+
+    let r = d.run("vdeluser", &["alice"], b"", &[]);
+    assert_eq!(r.out, "vdeluser: user 'alice' successfully deleted.\n");
+    assert!(!d.home.join("users/alice").exists());
+}
+
+/// program, arguments, stdin, stdout, stderr, exit code.
+type Case = (
+    &'static str,
+    &'static [&'static str],
+    &'static [u8],
+    &'static str,
+    &'static str,
+    i32,
+);
+
+const VADDUSER_USAGE: &str = "usage: vadduser [flags] USERNAME [ALIAS1 ...]
+or vaddalias USERNAME [ALIAS1 ...]
+Add a user to a virtual domain
+  -c, --msgcount=INT     Set the user's message count limit
+  -D, --no-mailbox       Do not create a mailbox for this user
+                         (Defaults to true for vaddalias)
+  -d, --directory=VALUE  Set the path to the user's mailbox
+  -e, --expiry=INT       Set the account's expiry time (in seconds)
+  -f, --forward=ITEM     Add a forwarding address to this user
+      --password=VALUE   Encrypted password
+                         (Defaults to asking for a password)
+  -P, --no-password      Do not ask for a password
+  -p, --personal=VALUE   Set the user's personal information
+  -Q, --hardquota=INT    Set the user's hard quota (in bytes)
+  -q, --softquota=INT    Set the user's soft quota (in bytes)
+      --quiet            Suppress all status messages
+  -z, --msgsize=INT      Set the user's message size limit (in bytes)
+
+  -h, --help             Display this help and exit
+";
+
+#[test]
+fn recorded_messages_and_usage() {
+    let d = Dom::new();
+    d.run("vsetup", &[], b"", &[]);
+    d.run("vadduser", &["alice"], b"alicepw\n", &[]);
+    let cases: &[Case] = &[
+        ("vadduser", &["alice"], b"x\n", "", "vadduser: error: user 'alice' already exists.\n", 1),
+        ("vadduser", &["-P", "--quiet", "alice"], b"", "", "vadduser: error: user 'alice' already exists.\n", 1),
+        ("vadduser", &["bad/name"], b"x\n", "", "vadduser: error adding the virtual user:\n  Virtual user or alias name contains invalid characters\n", 1),
+        ("vadduser", &["bad name"], b"x\n", "", "vadduser: error adding the virtual user:\n  Virtual user or alias name contains invalid characters\n", 1),
+        ("vadduser", &["-f", "nosuchuser", "newuser"], b"x\n", "", "vadduser: invalid forwarding address:\n  User 'nosuchuser' does not exist\n", 1),
+        ("vadduser", &["-f", "a@b@c", "newuser"], b"x\n", "", "vadduser: invalid forwarding address:\n  Address 'a@b@c' is invalid:   Address contains more than one at (@) symbol\n", 1),
+        ("vadduser", &["newuser"], b"\n", "", "vadduser: error: password is empty.\n", 1),
+        ("vaddalias", &["onlyone"], b"", "usage: vaddalias virtuser dest [dest ...]\n", "", 1),
+        ("listvdomain", &["-a", "-u"], b"", "", "listvdomain: specify only one of -a and -u\n", 1),
+        ("listvdomain", &["alice", "Root", "nosuch"], b"", "User Mailbox Aliases\nalice Yes\nRoot Yes postmaster@\n", "listvdomain: unknown user 'nosuch'\n", 1),
+        ("vchattr", &["5", "alice"], b"", "", "vchattr: Must select an attribute to change.\n", 1),
+        ("vchattr", &["-E", "yes", "alice", "nosuch"], b"", "", "vchattr: error changing the attribute for user 'alice':\n  Invalid number\nvchattr: error changing the attribute for user 'nosuch':\n  Invalid or unknown virtual user\n", 2),
+        ("vchforwards", &["nosuch"], b"", "", "vchforwards: User 'nosuch' does not exist.\n", 1),
+        ("vpasswd", &["nosuch"], b"pw\n", "", "vpasswd: error changing the password for user 'nosuch':\n  Invalid or unknown virtual user\n", 1),
+        ("dumpvuser", &["nosuch"], b"", "", "dumpvuser: No such user\n", 1),
+        ("vdeluser", &["nosuch"], b"", "", "vdeluser: error deleting user 'nosuch':\n  User does not exist\nvdeluser: 1 errors were encountered.\n", 1),
+    ];
+    for (prog, args, stdin, out, err, code) in cases {
+        let r = d.run(prog, args, stdin, &[]);
+        assert_eq!(
+            (r.out.as_str(), r.err.as_str(), r.code),
+            (*out, *err, *code),
+            "{prog} {args:?}"
+        );
+    }
+    let usage_cases: &[(&[&str], &str)] = &[
+        (&[], "vadduser: Too few command-line arguments\n"),
+        (&["-x", "foo"], "BIN: unknown option letter -x\n"),
+        (
+            &["--bogus", "foo"],
+            "BIN: unknown option string: '--bogus'\n",
+        ),
+        (&["-c", "abc", "foo"], "BIN: invalid integer: abc\n"),
+    ];
+    let argv0 = bin("vadduser").display().to_string();
+    for (args, err) in usage_cases {
+        let r = d.run("vadduser", args, b"", &[]);
+        assert_eq!(r.out, VADDUSER_USAGE);
+        assert_eq!(r.err, err.replace("BIN", &argv0));
+        assert_eq!(r.code, 1);
+    }
+    let r = d.run("vadduser", &["--help"], b"", &[]);
+    assert_eq!((r.out.as_str(), r.code), (VADDUSER_USAGE, 0));
+    let r = d.run("vchattr", &["-h"], b"", &[]);
+    assert!(r.out.starts_with("usage: vchattr [flags] VALUE USERNAME ...\nChanges the attributes on one or more virtual users\n  -c, --msgcount   Set the user's message count limit\n"));
+    let r = d.run("vsetup", &["-h"], b"", &[]);
+    assert_eq!(r.out, "usage: vsetup [flags] \nSets up a virtual domain for its first use\n      --quiet  Suppress all status messages\n\n  -h, --help   Display this help and exit\n");
+    let r = d.run("vdeliver", &["-h"], b"", &[]);
+    assert!(r
+        .out
+        .contains("\n  -D                    Add a \"Delivered-To:\" line (default)\n"));
+    let r = d.run("dumpvuser", &["postmaster"], b"", &[]);
+    assert!(r.out.starts_with("Name: postmaster\nEncrypted-Password: *\nDirectory: users/postmaster\nForward: postmaster@\nHard-Quota: N/A\n"));
+    let r = d.run("showvconfig", &[], b"", &[]);
+    assert!(r
+        .out
+        .starts_with("autoresponse-dir: autoresponse/\n\nautoresponse-file: message.txt\n\n"));
+    assert!(r
+        .out
+        .ends_with("user-dir-bits: 0\n\nuser-dir-slices: 0\n\n"));
+    let r = d.run("vadduser", &["x"], b"", &[("HOME", "")]);
+    assert_eq!(
+        (r.err.as_str(), r.code),
+        ("vadduser: Can't determine home directory\n", 1)
+    );
+    let r = d.deliver("alice", &[("SENDER", "")]);
+    assert_eq!(r.code, 0);
+    let mut c = d.cmd(
+        "vdeliver",
+        &[],
+        &[("EXT", "alice"), ("HOST", "example.com")],
+    );
+    let o = c.stdin(Stdio::null()).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "vdeliver: SENDER is not set\n"
+    );
+    assert_eq!(o.status.code(), Some(100));
+}
+
+#[test]
+fn bad_input_is_refused_cleanly() {
+    let d = Dom::new();
+    d.run("vsetup", &[], b"", &[]);
+    d.run("vadduser", &["alice"], b"alicepw\n", &[]);
+    // A name that would leave the users directory is refused or confined.
+    for name in ["../evil", "a/b", ".hidden", "..", "a:b", "-dash"] {
+        let _ = d.run("vadduser", &["-P", "--", name], b"", &[]);
+    }
+    assert!(!d.home.parent().unwrap().join("evil").exists());
+    for e in std::fs::read_dir(d.home.join("users")).unwrap().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        assert!(!n.starts_with('.') && !n.contains('/'), "{n}");
+    }
+    // Missing maildir.
+    std::fs::remove_dir(d.home.join("users/alice/new")).unwrap();
+    let r = d.deliver("alice", &[]);
+    assert_eq!(
+        (r.out.as_str(), r.code),
+        (
+            "vdeliver: Destination directory does not appear to be a maildir.\n",
+            111
+        )
+    );
+    std::fs::create_dir(d.home.join("users/alice/new")).unwrap();
+    // A stale passwd.cdb.tmp makes changes fail and keeps the mail.
+    std::fs::write(d.home.join("passwd.cdb.tmp"), b"").unwrap();
+    let r = d.run("vadduser", &["-P", "carl"], b"", &[]);
+    assert_eq!(
+        r.err,
+        "vadduser: error adding the virtual user:\n  Can't add the user to the password file\n"
+    );
+    let r = d.run("vchforwards", &["alice", "x@y.example"], b"", &[]);
+    assert_eq!(
+        r.err,
+        "vchforwards: Could not change user 'alice':\n  Can't add the user to the password file\n"
+    );
+    assert!(d.home.join("users/alice/new").is_dir());
+    std::fs::remove_file(d.home.join("passwd.cdb.tmp")).unwrap();
+    // A corrupt table: deliveries are deferred, logins refused, no crash.
+    let good = std::fs::read(d.home.join("passwd.cdb")).unwrap();
+    std::fs::write(d.home.join("passwd.cdb"), &good[..1000]).unwrap();
+    assert_eq!(d.deliver("alice", &[]).code, 111);
+    assert_eq!(
+        d.login(b"alice@example.com\0alicepw\0", &["/bin/true", "x"])
+            .code,
+        1
+    );
+    let r = d.run("listvdomain", &[], b"", &[]);
+    assert_eq!(
+        (r.err.as_str(), r.code),
+        ("listvdomain: Can't open password table\n", 1)
+    );
+    std::fs::write(d.home.join("passwd.cdb"), &good).unwrap();
+    // Garbage in quota variables.
+    let r = d.run(
+        "vcheckquota",
+        &[],
+        b"",
+        &[
+            ("MAILDIR", "./users/alice"),
+            ("VUSER_MSGSIZE", "abc"),
+            ("VUSER_MSGCOUNT", "-"),
+            ("VUSER_HARDQUOTA", "-"),
+            ("VUSER_SOFTQUOTA", "-"),
+        ],
+    );
+    assert_eq!(r.code, 111);
+    let lim = [
+        ("MAILDIR", "./users/alice"),
+        ("VUSER_MSGSIZE", "10"),
+        ("VUSER_MSGCOUNT", "-"),
+        ("VUSER_HARDQUOTA", "-"),
+        ("VUSER_SOFTQUOTA", "-"),
+    ];
+    let msg = d.home.join("big");
+    std::fs::write(&msg, vec![b'x'; 10000]).unwrap();
+    let o = d
+        .cmd("vcheckquota", &[], &lim)
+        .stdin(std::fs::File::open(&msg).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(100));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("larger than the current maximum message size limit"));
+    // fd-3 data too long.
+    assert_eq!(d.login(&[b'a'; 600], &["/bin/true", "x"]).code, 2);
+}
