@@ -1,8 +1,16 @@
-//! The qmail queue (`shared/spec/qmail/queue.md`): its layout, and
-//! injecting into it through qmail-queue (`common.md` §7).
+//! The qmail queue (`shared/spec/qmail/queue.md`): its layout and record
+//! files, putting messages in (qmail-queue), injecting through
+//! qmail-queue (`common.md` §7), walking it, and cleaning up after
+//! crashed injections.
 
+pub mod cleanup;
 pub mod client;
+pub mod enqueue;
+pub mod files;
 pub mod layout;
+pub mod scan;
+
+pub use cleanup::cleanup;
 
 /// Create the whole `/var/qmail` tree, queue included, under
 /// `qmail_home` (see [`crate::hier::install`]).
