@@ -26,6 +26,7 @@ pub mod maildir;
 pub mod queue;
 pub mod root;
 pub mod send;
+pub mod tcp;
 pub mod users;
 pub mod validrcptto_gen;
 pub mod vmailmgr;
