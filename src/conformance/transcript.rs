@@ -216,7 +216,29 @@ pub fn parse_as(text: &str, dialect: Dialect) -> Result<Transcript, ParseError> 
                 what: "not a C:, S:, -- or # line",
             });
         };
+        if let Event::Note(text) = &event {
+            if let Some(times) = repeat_count(text) {
+                // `(previous client line repeated N times in total)`.
+                let last = steps.iter().rev().find_map(|s| match &s.event {
+                    Event::Send(b) => Some(b.clone()),
+                    _ => None,
+                });
+                let last = last.ok_or(ParseError {
+                    line: n,
+                    what: "repeat note without a client line",
+                })?;
+                for _ in 1..times {
+                    steps.push(Step {
+                        line: n,
+                        event: Event::Send(last.clone()),
+                    });
+                }
+            }
+        }
         steps.push(Step { line: n, event });
+    }
+    for section in &sections {
+        check_write_sizes(&section.steps)?;
     }
     sections.retain(|s| !s.steps.is_empty());
     Ok(Transcript {
@@ -228,7 +250,9 @@ pub fn parse_as(text: &str, dialect: Dialect) -> Result<Transcript, ParseError> 
 
 /// Classify a note line.
 fn annotation(note: &str) -> Event {
-    if note.contains("connection closed") || note.contains("server closed connection") {
+    if note.contains("not sent") {
+        Event::Note(note.to_string())
+    } else if note.contains("connection closed") || note.contains("server closed connection") {
         Event::Closed
     } else if note.contains("TLS handshake done") {
         Event::Tls
@@ -237,6 +261,46 @@ fn annotation(note: &str) -> Event {
     } else {
         Event::Note(note.to_string())
     }
+}
+
+/// N of `previous client line repeated N times in total`.
+fn repeat_count(note: &str) -> Option<usize> {
+    let rest = note.split_once("previous client line repeated ")?.1;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// N of `client write of N bytes in one send():`.
+fn write_size(note: &str) -> Option<usize> {
+    let rest = note.strip_prefix("client write of ")?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// A `client write of N bytes` note must match the client lines after it
+/// (up to the next server line or other event): this checks the escapes.
+fn check_write_sizes(steps: &[Step]) -> Result<(), ParseError> {
+    for (i, step) in steps.iter().enumerate() {
+        let Event::Note(text) = &step.event else {
+            continue;
+        };
+        let Some(want) = write_size(text) else {
+            continue;
+        };
+        let got: usize = steps[i + 1..]
+            .iter()
+            .take_while(|s| matches!(s.event, Event::Send(_) | Event::Note(_)))
+            .map(|s| match &s.event {
+                Event::Send(b) => b.len(),
+                _ => 0,
+            })
+            .sum();
+        if got != want {
+            return Err(ParseError {
+                line: step.line,
+                what: "client write size differs from its lines",
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Join `#   ` continuation lines to their `key:` line, then read keys.
@@ -346,7 +410,7 @@ mod tests {
 # format: 'C: ' client bytes; \\r \\n \\t \\\\ \\xNN are escapes; '-- ' lines are annotations.\n\
 \n\
 S: 220 oracle.example ESMTP\\r\\n\n\
--- client write of 12 bytes in one send():\n\
+-- client write of 13 bytes in one send():\n\
 C: NOOP\\x00x\\r\\n\n\
 C: noop\\n\n\
 S: 250 ok\\r\\n\n\
@@ -442,6 +506,29 @@ S: 250 ok\\r\\n\n\
         assert_eq!(t.sections[1].steps[1].event, Event::Send(b"\r\n".to_vec()));
         assert!(matches!(t.sections[1].steps[2].event, Event::External(_)));
         assert_eq!(t.header.lines, vec!["header".to_string(), String::new()]);
+    }
+
+    #[test]
+    fn repeated_lines_and_write_sizes() {
+        let h = "# f: \\r are escapes\n";
+        let ok = format!("{h}-- client write of 15 bytes in one send():\nC: ab\\r\\n\n-- (previous client line repeated 3 times in total; x)\nC: .\\r\\n\nS: 250\\r\\n\n");
+        let t = parse(&ok).unwrap();
+        let sends = t.sections[0]
+            .steps
+            .iter()
+            .filter(|s| s.event == Event::Send(b"ab\r\n".to_vec()))
+            .count();
+        assert_eq!(sends, 3);
+        let bad = ok.replace("15 bytes", "16 bytes");
+        assert_eq!(
+            parse(&bad).unwrap_err().what,
+            "client write size differs from its lines"
+        );
+        let not_sent = format!("{h}S: 421 bye\\r\\n\n-- (not sent: connection closed)\n");
+        assert!(matches!(
+            parse(&not_sent).unwrap().sections[0].steps[1].event,
+            Event::Note(_)
+        ));
     }
 
     #[test]
