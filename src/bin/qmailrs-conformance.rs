@@ -9,7 +9,9 @@
 //! * `--exec PROGRAM [ARG...] --` — start PROGRAM per connection with the
 //!   client on fds 0/1 (as tcpserver would);
 //! * `--env K=V` (repeatable), `--header-env` — environment for `--exec`
-//!   (`--header-env` adds the transcript header's `env`/VARIANT values);
+//!   (`--header-env` adds what the header's tcpserver instance set:
+//!   `TCPLOCALHOST`, `TCPLOCALIP`, `TCPREMOTEIP`, ..., and its
+//!   `env`/VARIANT values);
 //! * `--timeout SECS` (default 10) per server line; `--tls-name NAME`;
 //! * `--known FILE` — `known-differences`: listed cases may fail (XFAIL);
 //! * `--write-control DIR` — write the control files the first
@@ -111,11 +113,11 @@ fn run(a: Args) -> Result<bool, String> {
         let target = match (&a.tcp, a.exec.split_first()) {
             (Some(addr), None) => Target::Tcp(addr.clone()),
             (None, Some((prog, args))) => {
-                let mut env = if a.header_env {
-                    t.header.env.clone()
-                } else {
-                    Vec::new()
-                };
+                let mut env = Vec::new();
+                if a.header_env {
+                    env.extend(setup::tcp_env(&t.header));
+                    env.extend(t.header.env.iter().cloned());
+                }
                 env.extend(a.env.iter().cloned());
                 Target::Child {
                     program: prog.clone(),

@@ -38,6 +38,64 @@ pub fn write_controls(
     Ok(())
 }
 
+/// The environment tcpserver gave the recorded program, from the header's
+/// `instance: tcpserver [opts] IP PORT prog ...` line: `PROTO=TCP`, local
+/// and remote IP (loopback), the local port, `TCPLOCALHOST` from `-l`;
+/// `-H`/`-R` leave TCPREMOTEHOST/TCPREMOTEINFO unset. Empty when the
+/// header names no tcpserver instance.
+pub fn tcp_env(header: &Header) -> Vec<(String, String)> {
+    let Some(instance) = header.instance.as_deref() else {
+        return Vec::new();
+    };
+    let words: Vec<&str> = instance
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    if words.first() != Some(&"tcpserver") {
+        return Vec::new();
+    }
+    let mut env = vec![("PROTO".to_string(), "TCP".to_string())];
+    let mut i = 1;
+    let mut local_host = None;
+    while i < words.len() && words[i].starts_with('-') {
+        let opt = words[i];
+        if opt == "-l" {
+            local_host = words.get(i + 1).copied();
+            i += 1;
+        } else if let Some(v) = opt.strip_prefix("-l") {
+            local_host = Some(v);
+        } else if matches!(opt, "-c" | "-b" | "-u" | "-g" | "-t" | "-x" | "-B" | "-T") {
+            i += 1;
+        }
+        i += 1;
+    }
+    let ip = words.get(i).copied().unwrap_or("127.0.0.1");
+    let ip = if ip.parse::<std::net::IpAddr>().is_ok() {
+        ip
+    } else {
+        "127.0.0.1"
+    };
+    let port = words
+        .get(i + 1)
+        .copied()
+        .filter(|p| p.parse::<u16>().is_ok())
+        .unwrap_or("25");
+    for (k, v) in [
+        ("TCPLOCALIP", ip),
+        ("TCPLOCALPORT", port),
+        ("TCPREMOTEIP", ip),
+        ("TCPREMOTEPORT", "40000"),
+    ] {
+        env.push((k.to_string(), v.to_string()));
+    }
+    if let Some(h) = local_host {
+        env.push(("TCPLOCALHOST".to_string(), h.to_string()));
+    }
+    env
+}
+
 /// One line of `known-differences`: `CASE REASON...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownDifference {
@@ -90,6 +148,24 @@ mod tests {
         let r = cdb::Reader::new(&c[..]).unwrap();
         assert_eq!(r.get(b"bad@a.example").unwrap(), Some(&b"-"[..]));
         assert_eq!(r.get(b"k@a.example").unwrap(), Some(&b""[..]));
+    }
+
+    #[test]
+    fn tcpserver_env_from_instance() {
+        let t = parse(
+            "# instance: tcpserver -H -R -l oracle.example -c 200 127.0.0.1 2525 qmail-smtpd cp /bin/true ; env A=1\n\
+             # x: \\r are escapes\nS: 220\\r\\n\n",
+        )
+        .unwrap();
+        let env = tcp_env(&t.header);
+        let get = |k: &str| env.iter().find(|e| e.0 == k).map(|e| e.1.as_str());
+        assert_eq!(get("TCPLOCALHOST"), Some("oracle.example"));
+        assert_eq!(get("TCPLOCALIP"), Some("127.0.0.1"));
+        assert_eq!(get("TCPLOCALPORT"), Some("2525"));
+        assert_eq!(get("TCPREMOTEIP"), Some("127.0.0.1"));
+        assert_eq!(get("TCPREMOTEHOST"), None);
+        assert_eq!(get("PROTO"), Some("TCP"));
+        assert!(tcp_env(&Header::default()).is_empty());
     }
 
     #[test]
