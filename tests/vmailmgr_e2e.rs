@@ -577,3 +577,176 @@ fn bad_input_is_refused_cleanly() {
     // fd-3 data too long.
     assert_eq!(d.login(&[b'a'; 600], &["/bin/true", "x"]).code, 2);
 }
+
+fn request(cmd: &str, args: &[&str]) -> Vec<u8> {
+    let r = qmail::vmailmgr::daemon::Request {
+        command: cmd.as_bytes().to_vec(),
+        args: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
+    };
+    let mut out = Vec::new();
+    qmail::vmailmgr::daemon::write_request(&r, &mut out);
+    out
+}
+
+/// (code, message) of every response in a stream.
+fn responses(mut b: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut v = Vec::new();
+    while b.len() >= 3 {
+        let n = usize::from(u16::from_be_bytes([b[1], b[2]]));
+        v.push((b[0], b[3..3 + n].to_vec()));
+        b = &b[3 + n..];
+    }
+    v
+}
+
+#[test]
+fn vmailmgrd_requests() {
+    let d = Dom::new();
+    d.run("vsetup", &[], b"", &[]);
+    d.run("vadduser", &["alice"], b"alicepw\n", &[]);
+    let call = |req: Vec<u8>, opts: &[&str]| -> (Vec<(u8, Vec<u8>)>, String) {
+        let mut c = d.cmd("vmailmgrd", opts, &[]);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(&req).unwrap();
+        let o = child.wait_with_output().unwrap();
+        let log = String::from_utf8_lossy(&o.stderr).into_owned();
+        let log: String = log
+            .lines()
+            .map(|l| format!("[PID]{}\n", &l[l.find(']').unwrap() + 1..]))
+            .collect();
+        (responses(&o.stdout), log)
+    };
+    let (r, log) = call(request("check", &["example.com", "alice", "alicepw"]), &[]);
+    assert_eq!(r, vec![(0, vec![])]);
+    assert_eq!(
+        log,
+        "[PID] Request: check vmtest-alice <password>\n[PID] Completed: OK: \n"
+    );
+    let (r, _) = call(request("check", &["example.com", "alice", "wrong"]), &[]);
+    assert_eq!(r, vec![(2, b"Invalid or incorrect password".to_vec())]);
+    let (r, log) = call(request("check", &["unknown.example", "alice", "x"]), &[]);
+    assert_eq!(r[0].1, b"Invalid or unknown domain name: unknown.example");
+    assert_eq!(
+        log,
+        "[PID] Completed: ERROR: Invalid or unknown domain name: unknown.example\n"
+    );
+    let (r, _) = call(request("lookup", &["example.com", "alice", "secret"]), &[]);
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].1[..6], [2, 10, 1, 8, 1, 0]);
+    assert_eq!(r[1].1, b"Wrote virtual user data");
+    let (r, _) = call(request("lookup", &["example.com", "alice", "wrong"]), &[]);
+    assert_eq!(r, vec![(2, b"Incorrect password".to_vec())]);
+    let (r, log) = call(
+        request(
+            "adduser2",
+            &[
+                "example.com",
+                "newalias",
+                "secret",
+                "",
+                "",
+                "alice",
+                "bob@example.org",
+            ],
+        ),
+        &[],
+    );
+    assert_eq!(r, vec![(0, b"User added successfully".to_vec())]);
+    assert_eq!(log, "[PID] Request: adduser2 vmtest-newalias <adminpass> <newpass>  alice bob@example.org\n[PID] Completed: OK: User added successfully\n");
+    let (r, _) = call(request("listdomain", &["example.com", "secret"]), &[]);
+    assert_eq!(r.len(), 7);
+    assert!(r[4].1.starts_with(b"alice\0\x02"));
+    assert_eq!((r[0].1.len(), r[6].1.len()), (0, 0));
+    let (r, _) = call(
+        request("chattr", &["example.com", "alice", "alicepw", "3", "1000"]),
+        &[],
+    );
+    // Quotas need the owner's password.
+    assert_eq!(r, vec![(2, b"Incorrect password".to_vec())]);
+    let (r, _) = call(
+        request("chattr", &["example.com", "alice", "secret", "0x3", "1000"]),
+        &[],
+    );
+    assert_eq!(r, vec![(0, b"Attribute value changed".to_vec())]);
+    let (r, _) = call(
+        request("chattr", &["example.com", "alice", "alicepw", "1", "newpw"]),
+        &[],
+    );
+    assert_eq!(r, vec![(0, b"Password changed".to_vec())]);
+    let (r, _) = call(
+        request(
+            "autoresponse",
+            &["example.com", "alice", "newpw", "write", "away"],
+        ),
+        &[],
+    );
+    assert_eq!(
+        r,
+        vec![(
+            0,
+            b"Message successfully written to autoresponse file".to_vec()
+        )]
+    );
+    let (r, _) = call(
+        request("autoresponse", &["example.com", "alice", "newpw", "status"]),
+        &[],
+    );
+    assert_eq!(r, vec![(0, b"enabled".to_vec())]);
+    let (r, _) = call(request("stat", &["example.com", "alice", "secret"]), &[]);
+    assert_eq!(r, vec![(0, b"\x000\x000\x000\x000\x000\x000\x00".to_vec())]);
+    let (r, _) = call(
+        request("deluser", &["example.com", "newalias", "secret"]),
+        &[],
+    );
+    assert_eq!(r, vec![(0, b"Deleted user.".to_vec())]);
+    let (r, log) = call(
+        request("nosuchcommand", &["example.com", "alice", "x"]),
+        &[],
+    );
+    assert_eq!(
+        (r, log.as_str()),
+        (
+            vec![(1, b"Invalid operation".to_vec())],
+            "[PID] Completed: BAD: Invalid operation\n"
+        )
+    );
+    let (r, _) = call(
+        request("adduser3", &["example.com", "x", "secret", "", ""]),
+        &[],
+    );
+    assert_eq!(
+        r[0].1,
+        b"Incorrect number of parameters to command adduser3"
+    );
+    let (r, log) = call(vec![3, 0, 0], &[]);
+    assert_eq!(
+        (r.len(), log.as_str()),
+        (
+            0,
+            "[PID] Completed: BAD: Invalid protocol from client, aborting\n"
+        )
+    );
+    let (_, log) = call(vec![2, 0, 8, 0, 0, 0], &[]);
+    assert_eq!(
+        log,
+        "[PID] Completed: BAD: Short read while reading message data, aborting\n"
+    );
+    let (_, log) = call(vec![2, 0, 4, 0, 0, 0, 0], &[]);
+    assert_eq!(
+        log,
+        "[PID] Completed: BAD: Empty command string, aborting\n"
+    );
+    let (_, log) = call(
+        request("check", &["example.com", "alice", "newpw"]),
+        &["-d"],
+    );
+    assert_eq!(log, "");
+    let (_, log) = call(
+        request("check", &["example.com", "alice", "newpw"]),
+        &["-V"],
+    );
+    assert!(log.starts_with("[PID] Accepted connection\n[PID] Request: check"));
+}

@@ -12,6 +12,7 @@ pub mod checkvpw;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod deliver;
 pub mod domain;
 pub mod passwd;
