@@ -34,3 +34,8 @@ pub mod tcpto;
 pub mod users;
 pub mod validrcptto_gen;
 pub mod vmailmgr;
+
+// SMTP server, TLS and SMTP AUTH (qmail-smtpd).
+pub mod auth;
+pub mod smtp;
+pub mod tls;

@@ -1,0 +1,264 @@
+//! The SMTP connection: fd 0 for reading, fd 1 for writing, each read and
+//! write bounded by `timeoutsmtpd`, upgradable to TLS in the middle of the
+//! session (STARTTLS) or at connect (SMTPS).
+//!
+//! Buffering follows qmail-smtpd's substdio: input is read in chunks of
+//! at most 1024 bytes, output is collected in a 512-byte buffer and
+//! flushed before every read. On STARTTLS the TLS layer reads the socket
+//! directly, and plaintext buffered before the handshake is discarded.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use rustls::{ServerConfig, ServerConnection};
+
+/// Size of one read, as `ssinbuf`.
+const IN_CHUNK: usize = 1024;
+/// Output buffer size, as `ssoutbuf`.
+const OUT_BUF: usize = 512;
+
+/// Why the connection cannot go on.
+#[derive(Debug)]
+pub enum ConnError {
+    /// No byte within the timeout (`451 timeout (#4.4.2)`).
+    Timeout,
+    /// End of file, a reset, or a TLS failure: hang up silently.
+    Closed,
+}
+
+/// The two descriptors with timeouts, as `timeoutread`/`timeoutwrite`.
+pub struct Fds {
+    rd: File,
+    wr: File,
+    timeout: Duration,
+}
+
+fn wait(fd: &File, flags: PollFlags, timeout: Duration) -> io::Result<()> {
+    let t = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+    loop {
+        let mut p = [PollFd::new(fd.as_fd(), flags)];
+        match nix::poll::poll(&mut p, t) {
+            Ok(0) => return Err(io::ErrorKind::TimedOut.into()),
+            Ok(_) => return Ok(()),
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+impl Read for Fds {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        wait(&self.rd, PollFlags::POLLIN, self.timeout)?;
+        self.rd.read(buf)
+    }
+}
+
+impl Write for Fds {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        wait(&self.wr, PollFlags::POLLOUT, self.timeout)?;
+        self.wr.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn closed_or_timeout(e: &io::Error) -> ConnError {
+    if e.kind() == io::ErrorKind::TimedOut {
+        ConnError::Timeout
+    } else {
+        ConnError::Closed
+    }
+}
+
+/// A buffered, possibly encrypted, SMTP connection.
+pub struct Conn {
+    fds: Fds,
+    tls: Option<Box<ServerConnection>>,
+    inbuf: Vec<u8>,
+    inpos: usize,
+    out: Vec<u8>,
+    /// A write already failed; the next flush reports it.
+    broken: bool,
+}
+
+impl Conn {
+    /// Wrap a reading and a writing descriptor (normally fd 0 and fd 1).
+    pub fn new(rd: File, wr: File, timeout: Duration) -> Self {
+        Conn {
+            fds: Fds { rd, wr, timeout },
+            tls: None,
+            inbuf: Vec::new(),
+            inpos: 0,
+            out: Vec::with_capacity(OUT_BUF),
+            broken: false,
+        }
+    }
+
+    /// Change the per-read/-write timeout.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.fds.timeout = timeout;
+    }
+
+    /// Queue reply bytes; they leave when the buffer fills or on flush.
+    pub fn out(&mut self, s: &[u8]) {
+        if self.out.len() + s.len() > OUT_BUF {
+            // A full buffer goes out at once, as substdio does.
+            if self.flush().is_err() {
+                self.broken = true;
+            }
+        }
+        self.out.extend_from_slice(s);
+    }
+
+    /// Send queued replies.
+    pub fn flush(&mut self) -> Result<(), ConnError> {
+        if self.broken {
+            return Err(ConnError::Closed);
+        }
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let data = std::mem::take(&mut self.out);
+        let r = self.write_raw(&data);
+        self.out = data;
+        self.out.clear();
+        r
+    }
+
+    fn write_raw(&mut self, data: &[u8]) -> Result<(), ConnError> {
+        match self.tls.as_deref_mut() {
+            None => self.fds.write_all(data).map_err(|e| closed_or_timeout(&e)),
+            Some(tls) => {
+                tls.writer()
+                    .write_all(data)
+                    .map_err(|_| ConnError::Closed)?;
+                while tls.wants_write() {
+                    tls.write_tls(&mut self.fds)
+                        .map_err(|e| closed_or_timeout(&e))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn read_chunk(&mut self) -> Result<(), ConnError> {
+        self.flush()?;
+        let mut buf = [0u8; IN_CHUNK];
+        let n = match self.tls.as_deref_mut() {
+            None => self.fds.read(&mut buf).map_err(|e| closed_or_timeout(&e))?,
+            Some(tls) => loop {
+                match tls.reader().read(&mut buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        while tls.wants_write() {
+                            tls.write_tls(&mut self.fds)
+                                .map_err(|e| closed_or_timeout(&e))?;
+                        }
+                        let got = tls
+                            .read_tls(&mut self.fds)
+                            .map_err(|e| closed_or_timeout(&e))?;
+                        if got == 0 {
+                            return Err(ConnError::Closed);
+                        }
+                        if tls.process_new_packets().is_err() {
+                            // Send the alert, then hang up.
+                            let _ = tls.write_tls(&mut self.fds);
+                            return Err(ConnError::Closed);
+                        }
+                    }
+                    Err(_) => return Err(ConnError::Closed),
+                }
+            },
+        };
+        if n == 0 {
+            return Err(ConnError::Closed);
+        }
+        self.inbuf.clear();
+        self.inbuf.extend_from_slice(&buf[..n]);
+        self.inpos = 0;
+        Ok(())
+    }
+
+    /// The unread input, reading more when none is buffered.
+    pub fn buffered(&mut self) -> Result<&[u8], ConnError> {
+        if self.inpos >= self.inbuf.len() {
+            self.read_chunk()?;
+        }
+        Ok(&self.inbuf[self.inpos..])
+    }
+
+    /// Mark `n` buffered bytes as used.
+    pub fn consume(&mut self, n: usize) {
+        self.inpos = (self.inpos + n).min(self.inbuf.len());
+    }
+
+    /// One line up to LF, without the LF (CR handling is the caller's).
+    /// There is no length limit, as in the original.
+    pub fn read_line(&mut self) -> Result<Vec<u8>, ConnError> {
+        let mut line = Vec::new();
+        loop {
+            let buf = self.buffered()?;
+            match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    line.extend_from_slice(&buf[..i]);
+                    self.consume(i + 1);
+                    return Ok(line);
+                }
+                None => {
+                    line.extend_from_slice(buf);
+                    let n = buf.len();
+                    self.consume(n);
+                }
+            }
+        }
+    }
+
+    /// Forget buffered plaintext input (after STARTTLS).
+    pub fn discard_input(&mut self) {
+        self.inbuf.clear();
+        self.inpos = 0;
+    }
+
+    /// True once TLS is active.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The negotiated suite in OpenSSL naming (for the Received line).
+    pub fn cipher(&self) -> Option<&'static str> {
+        let suite = self.tls.as_ref()?.negotiated_cipher_suite()?;
+        Some(super::ciphers::openssl_name(suite.suite()))
+    }
+
+    /// The client's certificate chain, if it sent one.
+    pub fn peer_certificates(&self) -> Option<Vec<Vec<u8>>> {
+        let tls = self.tls.as_ref()?;
+        tls.peer_certificates()
+            .map(|c| c.iter().map(|d| d.as_ref().to_vec()).collect())
+    }
+
+    /// Run the server handshake on the raw descriptors. Pending replies
+    /// must have been flushed. On failure the error text is returned and
+    /// the connection stays in plaintext (the caller hangs up).
+    pub fn start_tls(&mut self, config: Arc<ServerConfig>) -> Result<(), String> {
+        let mut tls = ServerConnection::new(config).map_err(|e| e.to_string())?;
+        while tls.is_handshaking() {
+            match tls.complete_io(&mut self.fds) {
+                Ok((0, 0)) if tls.wants_read() => return Err("unexpected eof".into()),
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = tls.write_tls(&mut self.fds);
+                    return Err(e.to_string());
+                }
+            }
+        }
+        self.discard_input();
+        self.tls = Some(Box::new(tls));
+        Ok(())
+    }
+}
