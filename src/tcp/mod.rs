@@ -3,10 +3,16 @@
 //!
 //! * [`rules`] — format: the tcprules source language, rules.cdb records,
 //!   and the key order tcpserver looks connections up in.
+//! * [`options`] — tcpserver's command line.
 //! * [`errstr`] — djb's error texts, which all of ucspi-tcp's messages use.
-//! * [`server`] — mechanism: options, listening socket, the accept loop
-//!   with its connection limit and log lines, and the per-connection child
-//!   that sets the `TCP*` environment and runs the program.
+//! * [`server`] — mechanism: listening socket, privilege drop, the accept
+//!   loop with its connection limit and log lines.
+//! * [`conn`] — the per-connection child: `TCP*` environment, rules,
+//!   log line, exec; [`ident`] looks up TCPREMOTEINFO.
 
+pub mod conn;
 pub mod errstr;
+pub mod ident;
+pub mod options;
 pub mod rules;
+pub mod server;
