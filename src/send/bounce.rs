@@ -110,7 +110,7 @@ mod tests {
             ),
             b"<nosuchuser@oracle.example>:\nSorry, no mailbox here by that name. (#5.1.1)\n\n"
         );
-        assert_eq!(block(b"a@b", b"x\n\ny"), b"<a@b>:\nx\n/\ny\n\n");
+        assert_eq!(block(b"a@b", b"x\n\ny"), b"<a@b>:\nx\n/y\n\n");
         assert_eq!(block(b"a\n@b", b""), b"<a_@b>:\n\n");
     }
 
