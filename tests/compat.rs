@@ -34,7 +34,7 @@ fn rows() -> Vec<Row> {
             continue;
         };
         let cols: Vec<&str> = body.trim_end_matches(" |").split(" | ").collect();
-        if cols.len() != 4 || cols[0] == "item" || cols[0].starts_with("---") {
+        if cols.len() != 4 || cols[1] == "status" || cols[0].starts_with("---") {
             continue;
         }
         out.push(Row {
