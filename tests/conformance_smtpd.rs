@@ -4,14 +4,13 @@
 //! the control files each transcript header names, its env (or VARIANT
 //! env), TCPREMOTEIP/TCPLOCALIP 127.0.0.1, TCPLOCALHOST oracle.example.
 //!
-//! Stubs stand in for the programs around it: `QMAILQUEUE` is a script
-//! that reads the message and envelope and exits 0, and the checkpassword
-//! program accepts what the oracle's did (`testuser@example.org` or
-//! `testuser` with `secret`; for CRAM-MD5 the recorded digest, since the
-//! challenge differs per run). Cases listed in
+//! Stubs stand in for the programs around it (`conformance/stubs/`):
+//! `QMAILQUEUE` reads the message and envelope and exits 0, and the
+//! checkpassword program accepts what the oracle's did
+//! (`testuser@example.org` or `testuser` with `secret`; for CRAM-MD5 the
+//! recorded digest, since the challenge differs per run). Cases listed in
 //! `conformance/known-differences` may fail; every other case must pass.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,29 +22,6 @@ const SMTPD: &str = env!("CARGO_BIN_EXE_qmail-smtpd");
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-const QUEUE_STUB: &str = "#!/bin/sh\ncat >/dev/null\ncat <&1 >/dev/null\nexit 0\n";
-
-/// fd 3: user NUL password NUL [challenge NUL].
-const CHECKPASSWORD_STUB: &str = r#"#!/bin/bash
-IFS= read -r -d '' user <&3
-IFS= read -r -d '' pass <&3
-IFS= read -r -d '' chal <&3
-case "$user" in testuser|testuser@example.org) ;; *) exit 1 ;; esac
-if [ -n "$chal" ]; then
-  [ "$pass" = 48af057f16ecc8bf83ad780fa377ade0 ] || exit 1
-else
-  [ "$pass" = secret ] || exit 1
-fi
-exec "$@"
-"#;
-
-fn script(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p
 }
 
 /// The oracle configuration (README.md), as 01-greeting's header gives it;
@@ -69,8 +45,8 @@ fn setup(t: &Transcript, dir: &Path) -> Target {
         (name == "servercert.pem").then(|| cert.clone())
     })
     .unwrap();
-    let queue = script(dir, "qmail-queue-stub", QUEUE_STUB);
-    let checkpassword = script(dir, "checkpassword-stub", CHECKPASSWORD_STUB);
+    let queue = repo().join("conformance/stubs/qmail-queue");
+    let checkpassword = repo().join("conformance/stubs/checkpassword");
     let mut env: Vec<(String, String)> = vec![
         ("QMAILRS_ROOT".into(), dir.display().to_string()),
         ("QMAILRS_SINGLE_USER".into(), "1".into()),

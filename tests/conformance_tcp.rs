@@ -1,10 +1,10 @@
 //! The hoster's path: qmail-smtpd under a real tcpserver on loopback
 //! (Debian's ucspi-tcp, as `scripts/ci-deps` installs), replayed over TCP
 //! by the `qmailrs-conformance` bin, the way `conformance/run HOST:PORT`
-//! does. Covers plain sessions, pipelining and STARTTLS over a socket.
+//! does. Covers plain sessions, pipelining, STARTTLS and AUTH over a
+//! socket (with `conformance/stubs/checkpassword`).
 
 use std::net::TcpStream;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,15 +35,15 @@ fn start(root: &Path) -> (Server, u16) {
         Path::new(TCPSERVER).exists(),
         "{TCPSERVER} missing: install ucspi-tcp (scripts/ci-deps)"
     );
-    let queue = root.join("qmail-queue-stub");
-    std::fs::write(&queue, "#!/bin/sh\ncat >/dev/null\ncat <&1 >/dev/null\n").unwrap();
-    std::fs::set_permissions(&queue, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let queue = repo().join("conformance/stubs/qmail-queue");
     for attempt in 0..20u16 {
         let port = 20000 + (std::process::id() as u16 % 20000) + attempt * 97;
         let child = Command::new(TCPSERVER)
             .args(["-H", "-R", "-l", "oracle.example", "127.0.0.1"])
             .arg(port.to_string())
             .arg(SMTPD)
+            .arg(repo().join("conformance/stubs/checkpassword"))
+            .arg("/bin/true")
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("QMAILRS_ROOT", root)
@@ -81,6 +81,9 @@ fn recorded_sessions_over_tcp_under_tcpserver() {
         "07-badmailfrom",
         "12-pipelining",
         "13-starttls",
+        "14-auth-plain-login",
+        "14b-auth-login-interactive",
+        "14e-auth-after-starttls",
     ]
     .iter()
     .map(|n| repo().join(format!("conformance/qmail/transcripts/{n}.txt")))
