@@ -78,7 +78,19 @@ fn fail(msg: &str) -> ! {
     std::process::exit(1);
 }
 
+/// Restore the default SIGCHLD disposition. A parent that ignores
+/// SIGCHLD (some test harnesses and `--pipe` clients do) would otherwise
+/// make the kernel reap our children, and waiting for qmail-queue or the
+/// checkpassword program would fail.
+fn default_sigchld() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: installing SIG_DFL runs no handler code, so none of the
+    // async-signal-safety requirements of `signal` apply.
+    let _ = unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) };
+}
+
 fn main() {
+    default_sigchld();
     // Keep our own descriptors off fd 3, which the checkpassword child
     // gets: hold the low free fds with /dev/null while duplicating 0 and 1.
     let mut placeholders = Vec::new();

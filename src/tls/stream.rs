@@ -247,15 +247,24 @@ impl Conn {
     /// the connection stays in plaintext (the caller hangs up).
     pub fn start_tls(&mut self, config: Arc<ServerConfig>) -> Result<(), String> {
         let mut tls = ServerConnection::new(config).map_err(|e| e.to_string())?;
+        // By hand rather than `complete_io`, which would answer garbage
+        // with an alert before our 454 line.
         while tls.is_handshaking() {
-            match tls.complete_io(&mut self.fds) {
-                Ok((0, 0)) if tls.wants_read() => return Err("unexpected eof".into()),
-                Ok(_) => {}
-                Err(e) => {
-                    let _ = tls.write_tls(&mut self.fds);
-                    return Err(e.to_string());
-                }
+            while tls.wants_write() {
+                tls.write_tls(&mut self.fds).map_err(|e| e.to_string())?;
             }
+            if !tls.is_handshaking() {
+                break;
+            }
+            match tls.read_tls(&mut self.fds) {
+                Ok(0) => return Err("unexpected eof".into()),
+                Ok(_) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+            tls.process_new_packets().map_err(|e| e.to_string())?;
+        }
+        while tls.wants_write() {
+            tls.write_tls(&mut self.fds).map_err(|e| e.to_string())?;
         }
         self.discard_input();
         self.tls = Some(Box::new(tls));
