@@ -202,7 +202,8 @@ fn missing_or_hanging_checkpassword() {
     // Missing program: as the original's failed exec, a refusal.
     let mut cmdl = std::process::Command::new(smtpd_common::BIN);
     cmdl.env("QMAILRS_ROOT", h.root())
-        .env("QMAILQUEUE", "bin/qq-stub")
+        .env("QMAILQUEUE", h.qq())
+        .env("QQ_SPOOL", h.spool())
         .env("SMTPAUTH", "")
         .env("FORCETLS", "0")
         .env("TCPLOCALHOST", "oracle.example")

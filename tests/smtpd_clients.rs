@@ -46,7 +46,8 @@ fn tcpserver(h: &Host, env: &[(&str, &str)]) -> Server {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("QMAILRS_ROOT", h.root())
         .env("QMAILRS_SINGLE_USER", "1")
-        .env("QMAILQUEUE", "bin/qq-stub");
+        .env("QMAILQUEUE", h.qq())
+        .env("QQ_SPOOL", h.spool());
     for (k, v) in env {
         c.env(k, v);
     }
@@ -84,8 +85,10 @@ fn swaks(args: &[&str]) -> (bool, String) {
 /// A `--pipe` command line running our qmail-smtpd in the host.
 fn pipe_cmd(h: &Host, env: &str) -> String {
     format!(
-        "env QMAILRS_ROOT={} QMAILRS_SINGLE_USER=1 QMAILQUEUE=bin/qq-stub TCPREMOTEIP=127.0.0.1 TCPLOCALHOST=oracle.example {env} {BIN} {} /bin/true",
+        "env QMAILRS_ROOT={} QMAILRS_SINGLE_USER=1 QMAILQUEUE={} QQ_SPOOL={} TCPREMOTEIP=127.0.0.1 TCPLOCALHOST=oracle.example {env} {BIN} {} /bin/true",
         h.root().display(),
+        h.qq(),
+        h.spool().display(),
         h.checkpassword()
     )
 }

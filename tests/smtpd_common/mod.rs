@@ -70,6 +70,24 @@ if not ok:
 os.execvp(sys.argv[1], sys.argv[1:])
 "#;
 
+/// The queue stub and the checkpassword script, written once per test
+/// binary: writing an executable while another thread forks makes exec
+/// fail with ETXTBSY, so no test writes one after the first spawn.
+pub fn scripts() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let _ = cert_pem();
+        let d = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        write_exec(
+            &d.path().join("qq-stub"),
+            "#!/bin/sh\nd=$QQ_SPOOL\ncat > $d/$$.msg.tmp\ncat 0<&1 > $d/$$.env\n[ -s $d/$$.env ] || { rm -f $d/$$.msg.tmp $d/$$.env; exit 54; }\nmv $d/$$.msg.tmp $d/$$.msg\nexit ${QQ_EXIT:-0}\n",
+        );
+        write_exec(&d.path().join("checkpassword"), CHECKPASSWORD);
+        d
+    })
+    .path()
+}
+
 /// A temporary host: `<root>/var/qmail` with the oracle's controls.
 pub struct Host {
     pub dir: tempfile::TempDir,
@@ -77,6 +95,7 @@ pub struct Host {
 
 impl Host {
     pub fn oracle() -> Host {
+        let _ = scripts();
         let dir = tempfile::tempdir().unwrap();
         let h = Host { dir };
         let c = h.control();
@@ -107,14 +126,6 @@ impl Host {
             w.add(k.as_bytes(), v.as_bytes()).unwrap();
         }
         std::fs::write(c.join("validrcptto.cdb"), w.finish().unwrap()).unwrap();
-        write_exec(
-            &h.qmail().join("bin/qq-stub"),
-            &format!(
-                "#!/bin/sh\nd={}\ncat > $d/$$.msg.tmp\ncat 0<&1 > $d/$$.env\n[ -s $d/$$.env ] || {{ rm -f $d/$$.msg.tmp $d/$$.env; exit 54; }}\nmv $d/$$.msg.tmp $d/$$.msg\nexit ${{QQ_EXIT:-0}}\n",
-                h.spool().display()
-            ),
-        );
-        write_exec(&h.qmail().join("bin/checkpassword"), CHECKPASSWORD);
         h
     }
 
@@ -132,7 +143,12 @@ impl Host {
         self.dir.path().join("spool")
     }
     pub fn checkpassword(&self) -> String {
-        self.qmail().join("bin/checkpassword").display().to_string()
+        scripts().join("checkpassword").display().to_string()
+    }
+
+    /// The QMAILQUEUE value for the recording stub.
+    pub fn qq(&self) -> String {
+        scripts().join("qq-stub").display().to_string()
     }
 
     /// Messages the stub recorded: (pid, message, envelope).
@@ -158,7 +174,8 @@ impl Host {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("QMAILRS_ROOT", self.root())
             .env("QMAILRS_SINGLE_USER", "1")
-            .env("QMAILQUEUE", "bin/qq-stub")
+            .env("QMAILQUEUE", self.qq())
+            .env("QQ_SPOOL", self.spool())
             .env("TCPREMOTEIP", "127.0.0.1")
             .env("TCPLOCALHOST", "oracle.example")
             .env("TCPLOCALIP", "127.0.0.1")
