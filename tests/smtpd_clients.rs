@@ -332,3 +332,68 @@ fn starttls_garbage_and_missing_certificate() {
     c.send(b"QUIT\r\n");
     child.wait_with_output().unwrap();
 }
+
+#[test]
+fn end_to_end_with_our_qmail_queue() {
+    let h = Host::oracle();
+    qmail::hier::install(&h.qmail()).unwrap();
+    let qq = h.qmail().join("bin/qmail-queue");
+    let _ = std::fs::remove_file(&qq);
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_qmail-queue"), &qq).unwrap();
+    let mut cmd = h.command(&[]);
+    cmd.env_remove("QMAILQUEUE");
+    let (mut child, sock) = h.spawn_cmd(cmd);
+    let mut c = Client::Plain(sock);
+    c.reply();
+    for (line, reply) in [
+        ("HELO client.example\r\n", "250 oracle.example\r\n"),
+        ("MAIL FROM:<sender@remote.example>\r\n", "250 ok\r\n"),
+        ("RCPT TO:<testuser@example.org>\r\n", "250 ok\r\n"),
+        ("RCPT TO:<postmaster@example.org>\r\n", "250 ok\r\n"),
+        ("DATA\r\n", "354 go ahead\r\n"),
+    ] {
+        c.send(line.as_bytes());
+        assert_eq!(c.reply(), reply);
+    }
+    c.send(b"Subject: e2e\r\n\r\n..dot\r\n.\r\n");
+    let r = c.reply();
+    assert!(r.starts_with("250 ok "), "{r}");
+    let qp: u32 = r.trim_end().rsplit(' ').next().unwrap().parse().unwrap();
+    c.send(b"QUIT\r\n");
+    assert_eq!(c.reply(), "221 oracle.example\r\n");
+    child.wait().unwrap();
+    let layout = qmail::queue::layout::Layout::at(h.qmail().join("queue"));
+    let todo: Vec<_> = std::fs::read_dir(h.qmail().join("queue/todo"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(todo.len(), 1);
+    let id: u64 = todo[0]
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let env = std::fs::read(&todo[0]).unwrap();
+    assert!(
+        env.ends_with(
+            b"\0Fsender@remote.example\0Ttestuser@example.org\0Tpostmaster@example.org\0"
+        ),
+        "{env:?}"
+    );
+    let mess = String::from_utf8(std::fs::read(layout.mess(id)).unwrap()).unwrap();
+    let mut lines = mess.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with(&format!("Received: (qmail {qp} invoked ")),
+        "{mess}"
+    );
+    assert_eq!(
+        lines.next().unwrap(),
+        "Received: from unknown (HELO client.example) (127.0.0.1)"
+    );
+    assert!(mess.ends_with("Subject: e2e\n\n.dot\n"), "{mess}");
+}
