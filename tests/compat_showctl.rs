@@ -160,3 +160,13 @@ fn missing_control_directory() {
         "{out}"
     );
 }
+
+#[test]
+fn unreadable_me_stops_the_report() {
+    let root = control(&[]);
+    std::fs::create_dir(root.path().join("var/qmail/control/me")).unwrap();
+    let (code, out) = run(root.path());
+    assert_eq!(code, 111);
+    let header = expected_header(root.path());
+    assert_eq!(&out[header.len()..], "Oops! Trouble reading control/me.");
+}
