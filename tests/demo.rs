@@ -1,6 +1,7 @@
 //! `scripts/demo --check` lays down its unprivileged root, starts whatever
-//! is built (probing the SMTP greeting when qmail-smtpd exists), stops and
-//! cleans up.
+//! is built (probing the SMTP greeting when qmail-smtpd exists, and with
+//! qmail-queue and qmail-send, delivering one message into the demo
+//! Maildir), stops and cleans up.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,6 +48,10 @@ fn check_mode_starts_and_cleans_up() {
         .unwrap();
     if bins.join("qmail-smtpd").exists() {
         assert!(text.contains("demo: greeting: 220 "), "{text}");
+        // With the queue and qmail-send, one message goes all the way.
+        if bins.join("qmail-queue").exists() && bins.join("qmail-send").exists() {
+            assert!(text.contains("demo: delivered: Maildir/new/"), "{text}");
+        }
     } else {
         assert!(text.contains("qmail-smtpd not built yet"), "{text}");
     }
