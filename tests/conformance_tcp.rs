@@ -1,5 +1,5 @@
 //! The hoster's path: qmail-smtpd under a real tcpserver on loopback
-//! (Debian's ucspi-tcp, as `scripts/ci-deps` installs), replayed over TCP
+//! (ours, and Debian's ucspi-tcp as `scripts/ci-deps` installs), replayed over TCP
 //! by the `qmailrs-conformance` bin, the way `conformance/run HOST:PORT`
 //! does. Covers plain sessions, pipelining, STARTTLS and AUTH over a
 //! socket (with `conformance/stubs/checkpassword`).
@@ -14,7 +14,8 @@ use qmail::conformance::transcript;
 
 const SMTPD: &str = env!("CARGO_BIN_EXE_qmail-smtpd");
 const RUNNER: &str = env!("CARGO_BIN_EXE_qmailrs-conformance");
-const TCPSERVER: &str = "/usr/bin/tcpserver";
+const DEBIAN_TCPSERVER: &str = "/usr/bin/tcpserver";
+const OUR_TCPSERVER: &str = env!("CARGO_BIN_EXE_tcpserver");
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -30,15 +31,15 @@ impl Drop for Server {
     }
 }
 
-fn start(root: &Path) -> (Server, u16) {
+fn start(tcpserver: &str, root: &Path, salt: u16) -> (Server, u16) {
     assert!(
-        Path::new(TCPSERVER).exists(),
-        "{TCPSERVER} missing: install ucspi-tcp (scripts/ci-deps)"
+        Path::new(tcpserver).exists(),
+        "{tcpserver} missing: install ucspi-tcp (scripts/ci-deps)"
     );
     let queue = repo().join("conformance/stubs/qmail-queue");
     for attempt in 0..20u16 {
-        let port = 20000 + (std::process::id() as u16 % 20000) + attempt * 97;
-        let child = Command::new(TCPSERVER)
+        let port = 20000 + (std::process::id() as u16 % 20000) + attempt * 97 + salt;
+        let child = Command::new(tcpserver)
             .args(["-H", "-R", "-l", "oracle.example", "127.0.0.1"])
             .arg(port.to_string())
             .arg(SMTPD)
@@ -71,8 +72,7 @@ fn start(root: &Path) -> (Server, u16) {
     panic!("could not start tcpserver on a free loopback port");
 }
 
-#[test]
-fn recorded_sessions_over_tcp_under_tcpserver() {
+fn replay_under(tcpserver: &str, salt: u16) {
     let root = tempfile::tempdir().unwrap();
     let files: Vec<PathBuf> = [
         "01-greeting",
@@ -94,7 +94,7 @@ fn recorded_sessions_over_tcp_under_tcpserver() {
         (n == "servercert.pem").then(|| cert.clone())
     })
     .unwrap();
-    let (_server, port) = start(root.path());
+    let (_server, port) = start(tcpserver, root.path(), salt);
     let out = Command::new(RUNNER)
         .args(["--tcp", &format!("127.0.0.1:{port}")])
         .args(["--tls-name", "oracle.example", "--timeout", "10", "--known"])
@@ -113,4 +113,14 @@ fn recorded_sessions_over_tcp_under_tcpserver() {
         files.len(),
         "{text}"
     );
+}
+
+#[test]
+fn recorded_sessions_over_tcp_under_debians_tcpserver() {
+    replay_under(DEBIAN_TCPSERVER, 0);
+}
+
+#[test]
+fn recorded_sessions_over_tcp_under_our_tcpserver() {
+    replay_under(OUR_TCPSERVER, 5000);
 }
