@@ -38,3 +38,37 @@ pub fn case_name(path: &std::path::Path) -> String {
     let group = if dir == "transcripts" { "smtp" } else { &dir };
     format!("{group}/{stem}")
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::mask::mask;
+    use super::transcript::{escape, parse, unescape};
+
+    proptest! {
+        #[test]
+        fn escape_round_trips(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            prop_assert_eq!(unescape(&escape(&bytes), 1).unwrap(), bytes);
+        }
+
+        #[test]
+        fn mask_is_idempotent(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let once = mask(&bytes);
+            prop_assert_eq!(mask(&once), once);
+        }
+
+        #[test]
+        fn parse_never_panics(text in "(C: |S: |-- |# )?[ -~\\\\]{0,40}(\n(C: |S: |-- |# )?[ -~\\\\]{0,40}){0,8}") {
+            let _ = parse(&text);
+        }
+    }
+
+    #[test]
+    fn every_prefix_of_a_recording_parses_or_errors() {
+        let text = include_str!("../../conformance/qmail/transcripts/12-pipelining.txt");
+        for end in (0..text.len()).filter(|&i| text.is_char_boundary(i)) {
+            let _ = parse(&text[..end]);
+        }
+    }
+}

@@ -122,6 +122,28 @@ mod tests {
         assert_eq!(m.len(), 2);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn last_occurrence_wins_against_a_model(
+            lines in proptest::collection::vec(("[a-cA-C]{0,3}", "[a-c:]{0,4}"), 0..12)
+        ) {
+            let text: Vec<u8> = lines
+                .iter()
+                .flat_map(|(k, v)| format!("{k}:{v}\n").into_bytes())
+                .collect();
+            let m = Map::parse(&text, Shape::KeyValue);
+            for (k, _) in &lines {
+                let want = lines
+                    .iter()
+                    .rev()
+                    .find(|(k2, _)| k2.eq_ignore_ascii_case(k))
+                    .map(|(_, v)| v.trim_end_matches([' ', '\t']).as_bytes());
+                // A `#` first byte or an empty line cannot occur here.
+                proptest::prop_assert_eq!(m.get(k.to_uppercase().as_bytes()), want);
+            }
+        }
+    }
+
     #[test]
     fn plain_map_keeps_colons_in_key() {
         let m = Map::parse(b"user@host:x\n", Shape::Plain);
