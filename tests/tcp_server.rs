@@ -403,6 +403,8 @@ fn children_are_reaped() {
     assert!(zombies_of(s.child.id()).is_empty());
 }
 
+/// The expected environment and ok line are what Debian's ucspi-tcp-ipv6
+/// 1:0.88-7 tcpserver printed for the same command (recorded by hand).
 #[test]
 fn ipv6_loopback() {
     let s = match Server::start(
@@ -612,4 +614,80 @@ fn drops_privileges_after_bind() {
     assert_eq!(read_all(c), "65534\n");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn ident_remote_info_matches_debian() {
+    // A fake identd on 127.0.0.1:113 (needs root and a free port 113).
+    let Ok(identd) = std::net::TcpListener::bind("127.0.0.1:113") else {
+        eprintln!("NOTE: cannot bind 127.0.0.1:113 (not root, or in use), ident test not run");
+        return;
+    };
+    let queries = Arc::new(Mutex::new(Vec::new()));
+    let seen = queries.clone();
+    std::thread::spawn(move || {
+        for _ in 0..2 {
+            let Ok((mut c, _)) = identd.accept() else {
+                return;
+            };
+            let mut q = [0u8; 100];
+            let n = c.read(&mut q).unwrap_or(0);
+            let q = String::from_utf8_lossy(&q[..n]).to_string();
+            let reply = format!("{} : USERID : UNIX : j o\te:x\r\n", q.trim());
+            let _ = c.write_all(reply.as_bytes());
+            seen.lock().unwrap().push(q);
+        }
+    });
+    let debian = "/usr/bin/tcpserver";
+    assert!(
+        Path::new(debian).is_file(),
+        "Debian's tcpserver is missing: apt-get install ucspi-tcp"
+    );
+    let mut results = Vec::new();
+    for bin in [OURS, debian] {
+        let s = Server::start(
+            bin,
+            &[
+                "-v",
+                "-H",
+                "-l",
+                "lh",
+                "-t",
+                "5",
+                "127.0.0.1",
+                "0",
+                "sh",
+                "-c",
+                "echo \"[$TCPREMOTEINFO]\"",
+            ],
+        )
+        .unwrap();
+        let c = s.connect("127.0.0.1");
+        let cport = c.local_addr().unwrap().port();
+        let out = read_all(c);
+        let log = s.wait_log(|l| l.len() >= 6);
+        let ok = log
+            .iter()
+            .find(|l| l.starts_with("tcpserver: ok "))
+            .cloned()
+            .unwrap_or_default();
+        let ok = ok
+            .splitn(4, ' ')
+            .nth(3)
+            .unwrap_or_default()
+            .replace(&s.port.to_string(), "P")
+            .replace(&cport.to_string(), "C");
+        results.push((out, ok));
+    }
+    assert_eq!(
+        results[0],
+        (
+            "[joe:x]\n".to_string(),
+            "lh:127.0.0.1:P :127.0.0.1:joe?x:C".to_string()
+        )
+    );
+    assert_eq!(results[0], results[1]);
+    let q = queries.lock().unwrap().clone();
+    assert_eq!(q.len(), 2);
+    assert!(q[0].ends_with("\r\n") && q[0].contains(" , "), "{q:?}");
 }

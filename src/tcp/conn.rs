@@ -17,7 +17,8 @@
 //! tcpserver: deny PID ...same fields...
 //! ```
 //! Fields are cut to 100 bytes (then `...`) and bytes outside `!`..`~`,
-//! and `%`, are shown as `?`.
+//! and `%`, are shown as `?` (so is `:` for IPv4 connections, as 0.88
+//! does).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -53,14 +54,13 @@ impl Stop {
     }
 }
 
-/// `safecats`: at most 100 bytes, unprintables and `%` as `?`.
-pub fn safe(field: &[u8], out: &mut Vec<u8>) {
+/// `safecats`: at most 100 bytes, unprintables and `%` as `?`; also `:`
+/// when `colon` (0.88 does; the IPv6 variant, whose addresses hold
+/// colons, does not).
+pub fn safe(field: &[u8], colon: bool, out: &mut Vec<u8>) {
     for &b in field.iter().take(100) {
-        out.push(if !(33..=126).contains(&b) || b == b'%' {
-            b'?'
-        } else {
-            b
-        });
+        let bad = !(33..=126).contains(&b) || b == b'%' || (colon && b == b':');
+        out.push(if bad { b'?' } else { b });
     }
     if field.len() >= 100 {
         out.extend_from_slice(b"...");
@@ -186,6 +186,7 @@ pub fn serve(o: &Options, remote: SocketAddr, local_port: &str, log: super::serv
         remote_ip: &remote_ip,
         remote_info: &remote_info,
         remote_port: &remote_port,
+        v4,
     };
     finish(o, env, &pid, fields, log)
 }
@@ -199,6 +200,7 @@ struct Fields<'a> {
     remote_ip: &'a str,
     remote_info: &'a Option<Vec<u8>>,
     remote_port: &'a str,
+    v4: bool,
 }
 
 fn finish(
@@ -244,29 +246,29 @@ fn finish(
     }
 
     let mut line = b"tcpserver: ".to_vec();
-    safe(if deny { b"deny" } else { b"ok" }, &mut line);
+    safe(if deny { b"deny" } else { b"ok" }, f.v4, &mut line);
     line.push(b' ');
-    safe(pid.as_bytes(), &mut line);
+    safe(pid.as_bytes(), f.v4, &mut line);
     line.push(b' ');
     if let Some(h) = f.local_host {
-        safe(h, &mut line);
+        safe(h, f.v4, &mut line);
     }
     line.push(b':');
-    safe(f.local_ip.as_bytes(), &mut line);
+    safe(f.local_ip.as_bytes(), f.v4, &mut line);
     line.push(b':');
-    safe(f.local_port.as_bytes(), &mut line);
+    safe(f.local_port.as_bytes(), f.v4, &mut line);
     line.push(b' ');
     if let Some(h) = f.remote_host {
-        safe(h, &mut line);
+        safe(h, f.v4, &mut line);
     }
     line.push(b':');
-    safe(f.remote_ip.as_bytes(), &mut line);
+    safe(f.remote_ip.as_bytes(), f.v4, &mut line);
     line.push(b':');
     if let Some(i) = f.remote_info {
-        safe(i, &mut line);
+        safe(i, f.v4, &mut line);
     }
     line.push(b':');
-    safe(f.remote_port.as_bytes(), &mut line);
+    safe(f.remote_port.as_bytes(), f.v4, &mut line);
     log.line(2, &line);
     if deny {
         return Stop::Deny;
@@ -303,10 +305,13 @@ mod tests {
     #[test]
     fn safecats() {
         let mut out = Vec::new();
-        safe(b"a b%c\x7f", &mut out);
-        assert_eq!(out, b"a?b?c?");
+        safe(b"a b%c\x7f:", true, &mut out);
+        assert_eq!(out, b"a?b?c??");
         let mut out = Vec::new();
-        safe(&[b'x'; 120], &mut out);
+        safe(b"::1", false, &mut out);
+        assert_eq!(out, b"::1");
+        let mut out = Vec::new();
+        safe(&[b'x'; 120], true, &mut out);
         assert_eq!(out.len(), 103);
         assert!(out.ends_with(b"x..."));
     }
