@@ -691,3 +691,31 @@ fn ident_remote_info_matches_debian() {
     assert_eq!(q.len(), 2);
     assert!(q[0].ends_with("\r\n") && q[0].contains(" , "), "{q:?}");
 }
+
+#[test]
+fn drop_messages_match_debian() {
+    let debian = "/usr/bin/tcpserver";
+    assert!(
+        Path::new(debian).is_file(),
+        "Debian's tcpserver is missing: apt-get install ucspi-tcp"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.cdb");
+    std::fs::write(&bad, b"short").unwrap();
+    let bad = bad.to_str().unwrap();
+    for args in [
+        vec!["-x", bad, "127.0.0.1", "0", "true"],
+        vec!["127.0.0.1", "0", "/nonexistent/program"],
+    ] {
+        let mut logs = Vec::new();
+        for bin in [OURS, debian] {
+            let mut full = vec!["-H", "-R", "-l", "lh"];
+            full.extend(&args);
+            let s = Server::start(bin, &full).unwrap();
+            assert_eq!(read_all(s.connect("127.0.0.1")), "");
+            logs.push(s.wait_log(|l| !l.is_empty()));
+        }
+        assert_eq!(logs[0].len(), 1, "{logs:?}");
+        assert_eq!(logs[0], logs[1]);
+    }
+}
