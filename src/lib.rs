@@ -25,6 +25,8 @@ pub mod inject;
 pub mod local;
 pub mod maildir;
 pub mod netstring;
+pub mod qmqp;
+pub mod qmtp;
 pub mod queue;
 pub mod remote;
 pub mod root;
