@@ -153,7 +153,7 @@ mod tests {
     fn request_bytes() {
         assert_eq!(
             request(b"hi\n", b"Fa@b\0Tc@d\0Te@f\0\0").unwrap(),
-            b"27:3:hi\n,3:a@b,3:c@d,3:e@f,,".to_vec()
+            b"24:3:hi\n,3:a@b,3:c@d,3:e@f,,".to_vec()
         );
         assert_eq!(request(b"", b"Xa\0\0"), Err(exit::FORMAT));
         assert_eq!(request(b"", b"Fa\0Ub\0\0"), Err(exit::FORMAT));

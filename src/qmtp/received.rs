@@ -82,7 +82,7 @@ mod tests {
         });
         assert_eq!(
             String::from_utf8(line(&p, "QMTP", 812_000_000)).unwrap(),
-            "Received: from unknown (joe?x@127.0.0.1)\n  by 10.0.0.1 with QMTP; 6 Sep 1995 01:33:20 -0000\n"
+            "Received: from unknown (joe?x@127.0.0.1)\n  by 10.0.0.1 with QMTP; 25 Sep 1995 03:33:20 -0000\n"
         );
     }
 }
