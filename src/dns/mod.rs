@@ -92,7 +92,7 @@ impl Config {
                 if let Some(addr) = parse_server(&v.to_string_lossy()) {
                     return Config {
                         servers: vec![addr],
-                        timeout: Duration::from_secs(2),
+                        timeout: Duration::from_secs(1),
                         attempts: 2,
                     };
                 }

@@ -2,6 +2,8 @@
 //! scripted SMTP peer on loopback, and running the binary.
 #![allow(dead_code)]
 
+pub mod dns;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
