@@ -12,8 +12,10 @@
 //! The hashes come from the `pwhash` crate: one small, MIT-licensed crate
 //! covering DES crypt, MD5-crypt and SHA-crypt, which is exactly the set
 //! the files hold (writing DES crypt by hand is a few hundred lines of
-//! tables). yescrypt (`$y$`) is not covered: such a stored password never
-//! matches (see COMPAT).
+//! tables). yescrypt (`$y$`) is not covered by it: such a stored password never
+//! matches with `pwhash` alone, so `$y$` (Debian's and Ubuntu's default for
+//! /etc/shadow since 2021, i.e. the domain owners' own passwords) goes to
+//! RustCrypto's `yescrypt` crate, checked against libxcrypt's output.
 
 /// True when `password` matches the `stored` field. An empty password
 /// never matches, whatever is stored.
@@ -31,6 +33,12 @@ pub fn verify(password: &[u8], stored: &[u8]) -> bool {
     let Ok(stored) = std::str::from_utf8(stored) else {
         return false;
     };
+    if stored.starts_with("$y$") {
+        use yescrypt::PasswordVerifier;
+        return yescrypt::Yescrypt::default()
+            .verify_password(password, stored)
+            .is_ok();
+    }
     if stored.starts_with("$1$") {
         return pwhash::md5_crypt::verify(password, stored);
     }
@@ -64,6 +72,11 @@ mod tests {
         assert!(verify(b"carolpw", b"$0$carolpw"));
         assert!(verify(b"davepw", b"35f69b00e9bbb4304d61d12867aa5e901"));
         assert!(verify(b"erinpw", b"$6$saltsalt$vom3obexUM9idxssbNxfuUnm0G75eTu.gq2FcBq70qpY8WRed4XClJqo8nj6D7CIeCrriZWdms6ncndWVAH6W0"));
+        // libxcrypt: crypt("secret", "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$")
+        let y = b"$y$j9T$F5Jx5fExrKuPp53xLKQ..1$GmcwIgvdUC9qLWcKCi6gklUa1dM3ziD43YxYNURLKy0";
+        assert!(verify(b"secret", y));
+        assert!(!verify(b"secreT", y));
+        assert!(!verify(b"secret", b"$y$garbage"));
         assert!(!verify(b"", b"$0$"));
         assert!(!verify(b"x", b"*"));
         assert!(!verify(b"x", b""));

@@ -168,3 +168,90 @@ fn vrehash_moves_mailboxes() {
         )
     );
 }
+
+#[test]
+fn opt_in_validrcptto_rebuild_hook() {
+    let (t, h) = home();
+    let hook = t.path().join("root/etc/vmailmgr/validrcptto-rebuild");
+    let mark = t.path().join("rebuilt");
+    std::fs::write(
+        &hook,
+        format!("#!/bin/sh\necho run >> {}\n", mark.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    run(&h, "vadduser", &["-P", "a"], b"");
+    run(&h, "vaddalias", &["b", "a"], b"");
+    run(&h, "vdeluser", &["b"], b"");
+    assert_eq!(std::fs::read_to_string(&mark).unwrap(), "run\nrun\nrun\n");
+}
+
+#[test]
+fn vconf2dir_and_vpopbull() {
+    let (t, h) = home();
+    let conf = t.path().join("vmailmgr.conf");
+    std::fs::write(
+        &conf,
+        "# old\nuser-dir = vusers\n\nnoequals\npostmaster-aliases = postmaster, root\n",
+    )
+    .unwrap();
+    let dir = t.path().join("conf.d");
+    std::fs::create_dir(&dir).unwrap();
+    let r = run(
+        &h,
+        "vconf2dir",
+        &[conf.to_str().unwrap(), dir.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(r.2, 0);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("user-dir")).unwrap(),
+        "vusers\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("postmaster-aliases")).unwrap(),
+        "postmaster\nroot\n"
+    );
+    let r = run(&h, "vconf2dir", &["x"], b"");
+    assert_eq!(
+        (r.0.as_str(), r.2),
+        ("Usage: vconf2dir configuration-file configuration-dir\n", 1)
+    );
+
+    run(&h, "vadduser", &["--password", "x", "u"], b"");
+    std::fs::create_dir(h.join("bulletins")).unwrap();
+    std::fs::write(h.join("bulletins/news"), "Subject: news\n\nhi\n").unwrap();
+    let mut c = Command::new(bin("vpopbull"));
+    let o = c
+        .args(["bulletins"])
+        .env("HOME", &h)
+        .env("MAILDIR", "./users/u")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let new: Vec<_> = std::fs::read_dir(h.join("users/u/new"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(new.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(new[0].path()).unwrap(),
+        "Subject: news\n\nhi\n"
+    );
+    assert!(h.join("users/u/.timestamp").exists());
+    // Nothing newer: nothing linked again.
+    let o = Command::new(bin("vpopbull"))
+        .arg("bulletins")
+        .env("HOME", &h)
+        .env("MAILDIR", "./users/u")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(std::fs::read_dir(h.join("users/u/new")).unwrap().count(), 1);
+}
