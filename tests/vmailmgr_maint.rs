@@ -255,3 +255,50 @@ fn vconf2dir_and_vpopbull() {
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(std::fs::read_dir(h.join("users/u/new")).unwrap().count(), 1);
 }
+
+#[test]
+fn vauthenticate_prints_the_account() {
+    let (t, h) = home();
+    let q = t.path().join("root/var/qmail/control");
+    std::fs::create_dir_all(&q).unwrap();
+    std::fs::write(q.join("virtualdomains"), "example.com:vmtest\n").unwrap();
+    std::fs::write(q.join("locals"), "local.example\n").unwrap();
+    let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+    std::fs::write(
+        t.path().join("root/etc/passwd"),
+        format!("vmtest:x:{uid}:{gid}::{}:/bin/sh\n", h.display()),
+    )
+    .unwrap();
+    run(&h, "vadduser", &["--password", "$0$frankpw", "frank"], b"");
+    let want = |v: &str| {
+        format!(
+            "UID={uid}\nGID={gid}\nUSER=vmtest\nHOME={}\nMAILDIR=./users/frank\nVUSER={v}\n",
+            h.display()
+        )
+    };
+    let r = run(&h, "vauthenticate", &[], b"example.com\0FRANK\0frankpw");
+    assert_eq!((r.0, r.2), (want("FRANK"), 0));
+    let r = run(
+        &h,
+        "vauthenticate",
+        &[],
+        b"local.example\0vmtest-frank\0frankpw",
+    );
+    assert_eq!((r.0, r.2), (want("frank"), 0));
+    assert_eq!(
+        run(
+            &h,
+            "vauthenticate",
+            &[],
+            b"example.com\0frank@example.com\0frankpw"
+        )
+        .2,
+        1
+    );
+    assert_eq!(
+        run(&h, "vauthenticate", &[], b"example.com\0frank\0wrong").2,
+        1
+    );
+    assert_eq!(run(&h, "vauthenticate", &[], b"example.com\0frank").2, 2);
+    assert_eq!(run(&h, "vauthenticate", &[], b"example.com").2, 2);
+}

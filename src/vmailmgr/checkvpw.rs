@@ -305,7 +305,7 @@ pub fn vauthenticate() -> (i32, Vec<u8>) {
     .into_bytes();
     out.extend_from_slice(&e.directory);
     out.extend_from_slice(b"\nVUSER=");
-    out.extend_from_slice(user);
+    out.extend_from_slice(&vname);
     out.push(b'\n');
     (0, out)
 }
