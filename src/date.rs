@@ -86,18 +86,17 @@ pub fn stamp(t: i64) -> String {
     )
 }
 
-/// predate's `D Mon YYYY HH:MM:SS +HHMM` for local time `t + offset`
-/// (`offset` seconds east of UTC, rounded to minutes).
+/// predate's `D Mon YYYY HH:MM:SS +HHMM`: local time `t + offset`
+/// (`offset` seconds east of UTC), the zone rounded to minutes.
 pub fn with_offset(t: i64, offset: i64) -> String {
-    let minutes = offset / 60;
-    let sign = if minutes < 0 { '-' } else { '+' };
-    let m = minutes.abs();
+    let minutes = (offset.abs() + 30) / 60;
+    let sign = if offset < 0 { '-' } else { '+' };
     format!(
         "{} {}{:02}{:02}",
-        DateTime::from_unix(t + minutes * 60).without_zone(),
+        DateTime::from_unix(t + offset).without_zone(),
         sign,
-        m / 60,
-        m % 60
+        minutes / 60,
+        minutes % 60
     )
 }
 

@@ -18,8 +18,8 @@
 //! complete message; leftovers are removed by `queue::cleanup`.
 //!
 //! # Environment (ordinary, non-set-uid runs only: tests and the demo)
-//! `QMAILRS_ROOT` (install root), `QMAILRS_QUEUE_SYNC=fsync` (per-file
-//! fsyncs instead of one syncfs barrier), `QMAILRS_QUEUE_CRASH_AT=STEP`
+//! `QMAILRS_ROOT` (install root), `QMAILRS_QUEUE_SYNC=syncfs` (one
+//! syncfs barrier instead of three concurrent fsyncs; see `SyncMode`), `QMAILRS_QUEUE_CRASH_AT=STEP`
 //! (SIGKILL itself after STEP, e.g. `intd-written`, for crash tests).
 //!
 //! # Exit codes
@@ -140,8 +140,8 @@ fn main() {
     let ordinary = !qmail::root::is_privileged_exec();
     let var = |name: &str| ordinary.then(|| std::env::var(name).ok()).flatten();
     let mode = match var("QMAILRS_QUEUE_SYNC").as_deref() {
-        Some("fsync") => SyncMode::Fsync,
-        _ => SyncMode::Syncfs,
+        Some("syncfs") => SyncMode::Syncfs,
+        _ => SyncMode::Fsync,
     };
     let crash_at = var("QMAILRS_QUEUE_CRASH_AT");
     let mut step = |s: Step| {

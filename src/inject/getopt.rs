@@ -15,6 +15,17 @@ pub enum Opt {
 /// Parse `args` (without argv[0]) against `spec` (e.g. `b"aAhHnNf:"`);
 /// returns the options in order and the remaining arguments.
 pub fn getopt(prog: &str, spec: &[u8], args: &[Vec<u8>]) -> (Vec<Opt>, Vec<Vec<u8>>) {
+    getopt_skipping(prog, spec, b"", args)
+}
+
+/// [`getopt`], where the letters of `skip` also swallow the rest of their
+/// word (sendmail's `-E…`/`-J…`).
+pub fn getopt_skipping(
+    prog: &str,
+    spec: &[u8],
+    skip: &[u8],
+    args: &[Vec<u8>],
+) -> (Vec<Opt>, Vec<Vec<u8>>) {
     let mut opts = Vec::new();
     let mut i = 0;
     while i < args.len() {
@@ -54,6 +65,9 @@ pub fn getopt(prog: &str, spec: &[u8], args: &[Vec<u8>]) -> (Vec<Opt>, Vec<Vec<u
                 break;
             }
             opts.push(Opt::Flag(c, None));
+            if skip.contains(&c) {
+                break;
+            }
             j += 1;
         }
         i += 1;

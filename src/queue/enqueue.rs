@@ -106,11 +106,14 @@ impl std::error::Error for QueueError {}
 pub enum SyncMode {
     /// One `syncfs` on the queue's file system before the commit (mess
     /// and intd data and every directory entry made so far), one `fsync`
-    /// of `todo/` after it: two sync calls per message.
-    #[default]
+    /// of `todo/` after it: two sync calls per message, but it also
+    /// flushes every other process's dirty data on that file system.
     Syncfs,
-    /// `fsync` of the mess file, of `mess/S`, of the intd file, then of
-    /// `todo/`: four calls, each touching only this message.
+    /// `fsync` of the mess file, of `mess/S` and of the intd file (run
+    /// concurrently, so one journal commit can cover them), then of
+    /// `todo/`: four calls, each touching only this message. The default:
+    /// faster than [`SyncMode::Syncfs`] on a shared file system.
+    #[default]
     Fsync,
 }
 
@@ -334,9 +337,6 @@ pub fn enqueue(
             .map_err(QueueError::Write)?;
         copy_message(message, &mut out)?;
         out.flush().map_err(QueueError::Write)?;
-        if mode == SyncMode::Fsync {
-            mess.sync_all().map_err(QueueError::Write)?;
-        }
     }
     step(Step::MessWritten).map_err(QueueError::Write)?;
 
@@ -370,10 +370,20 @@ pub fn enqueue(
                 }
             }
             SyncMode::Fsync => {
-                if let Some(dir) = mess_path.parent() {
-                    sync_dir(dir).map_err(QueueError::Write)?;
+                // Concurrent, so the file system can commit all three
+                // in one journal transaction.
+                let dir = mess_path.parent().unwrap_or(Path::new("."));
+                let (a, b, c) = std::thread::scope(|s| {
+                    let a = s.spawn(|| mess.sync_all());
+                    let b = s.spawn(|| sync_dir(dir));
+                    let c = intd.sync_all();
+                    (a.join(), b.join(), c)
+                });
+                for r in [a, b] {
+                    r.unwrap_or_else(|_| Err(io::Error::other("sync thread failed")))
+                        .map_err(QueueError::Write)?;
                 }
-                intd.sync_all().map_err(QueueError::Write)?;
+                c.map_err(QueueError::Write)?;
             }
         }
     }
