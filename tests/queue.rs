@@ -491,3 +491,38 @@ fn qmailqueue_variable_is_honoured_by_the_client() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(scan::todo_ids(&h.queue()).unwrap().len(), 1);
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use qmail::queue::enqueue::{enqueue, Injector, SyncMode};
+
+    fn addr() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(1u8..=255, 0..40)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// Any envelope goes through the writer (enqueue) and comes back
+        /// from the reader (scan::read_todo) unchanged, with the message.
+        #[test]
+        fn envelope_round_trips_through_the_queue(
+            sender in addr(),
+            recipients in proptest::collection::vec(addr(), 0..6),
+            body in proptest::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let h = Host::new();
+            let q = h.queue();
+            let env = Envelope { sender, recipients };
+            let mut bytes = Vec::new();
+            env.write(&mut bytes).unwrap();
+            let inj = Injector { pid: 9, uid: 1, now: 0, who: "by uid 1".into() };
+            let id = enqueue(&q, &inj, SyncMode::Fsync, &mut &body[..], &mut &bytes[..], &mut |_| Ok(())).unwrap();
+            let t = scan::read_todo(&q, id).unwrap();
+            prop_assert_eq!(t.envelope, env);
+            let mess = fs::read(q.mess(id)).unwrap();
+            prop_assert!(mess.ends_with(&body));
+        }
+    }
+}
