@@ -231,3 +231,37 @@ fn missing_or_hanging_checkpassword() {
     c.send(b"QUIT\r\n");
     child.wait().unwrap();
 }
+
+#[test]
+fn old_command_line_form_with_hostname() {
+    // `qmail-smtpd HOSTNAME checkpassword subprogram`: the host name is
+    // not run, it names the CRAM-MD5 challenge's host.
+    let h = Host::oracle();
+    let mut cmdl = std::process::Command::new(smtpd_common::BIN);
+    cmdl.env("QMAILRS_ROOT", h.root())
+        .env("SMTPAUTH", "+cram")
+        .env("FORCETLS", "0")
+        .env("TCPLOCALHOST", "oracle.example")
+        .arg("mail.hoster.example")
+        .arg(h.checkpassword())
+        .arg("/bin/true");
+    let (mut child, sock) = h.spawn_cmd(cmdl);
+    let mut c = Client::Plain(sock);
+    c.reply();
+    let r = cmd(&mut c, "AUTH CRAM-MD5\r\n");
+    let chal =
+        qmail::auth::base64::decode(r.trim_end().strip_prefix("334 ").unwrap().as_bytes()).unwrap();
+    assert!(
+        chal.ends_with(b"@mail.hoster.example>"),
+        "{:?}",
+        String::from_utf8_lossy(&chal)
+    );
+    let digest = qmail::auth::hmac::hex(&qmail::auth::hmac::hmac_md5(b"secret", &chal));
+    let answer = qmail::auth::base64::encode(format!("testuser {digest}").as_bytes());
+    assert_eq!(
+        cmd(&mut c, &format!("{answer}\r\n")),
+        "235 ok, go ahead (#2.0.0)\r\n"
+    );
+    assert_eq!(cmd(&mut c, "QUIT\r\n"), "221 oracle.example\r\n");
+    child.wait().unwrap();
+}

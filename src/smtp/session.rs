@@ -80,6 +80,10 @@ pub struct Session {
     pub(super) auth: Auth,
     pub(super) protocol: Vec<u8>,
     pub(super) invalid_rcpts: u64,
+    /// Client-certificate relaying (STARTTLS with tlsclients).
+    pub(super) cert_verifier: Option<std::sync::Arc<crate::tls::client::RecordingVerifier>>,
+    pub(super) cert_checked: bool,
+    pub(super) cert_reason: Option<String>,
 }
 
 pub(super) fn now() -> u64 {
@@ -105,6 +109,9 @@ impl Session {
             auth: Auth::None,
             protocol: b"SMTP".to_vec(),
             invalid_rcpts: 0,
+            cert_verifier: None,
+            cert_checked: false,
+            cert_reason: None,
         };
         let host = s.env.remotehost.clone();
         s.dohelo(&host);
@@ -273,17 +280,27 @@ impl Session {
         } else {
             match self.cfg.rcpthosts.allowed(&rcpt) {
                 Err(_) => return Err(self.die(reply::CONTROL)),
+                Ok(false) if self.tls_verify()? => {}
                 Ok(false) => {
                     self.out(reply::NOGATEWAY_HEAD);
                     if self.conn.is_tls() && self.env.relayclient.is_none() {
                         self.out(reply::NOGATEWAY_TLS);
+                        if let Some(r) = self.cert_reason.clone() {
+                            self.out(": ");
+                            self.out(&r);
+                        }
                     }
                     self.out(reply::NOGATEWAY_TAIL);
                     return Ok(());
                 }
                 Ok(true) => {}
             }
-            if let Some(v) = &self.cfg.validrcptto {
+            let validrcptto = if self.env.relayclient.is_some() {
+                None
+            } else {
+                self.cfg.validrcptto.as_ref()
+            };
+            if let Some(v) = validrcptto {
                 match v.check(&rcpt) {
                     Err(_) => return Err(self.die(reply::CONTROL)),
                     Ok(Verdict::Valid) => {}

@@ -3,7 +3,11 @@
 
 use std::io::Write;
 
+use crate::control::Control;
+use crate::tls::client::{subject_email, RecordingVerifier};
 use crate::tls::{self, SetupError};
+
+use super::policy::ConstMap;
 
 use super::reply;
 use super::session::{Exit, Session};
@@ -44,9 +48,19 @@ impl Session {
             Ok(c) => c,
             Err(_) => return Err(self.die(reply::CONTROL)),
         };
+        let dir = self.cfg.control_dir.clone();
+        self.cert_verifier = if dir.join("tlsclients").exists() {
+            std::fs::read(dir.join("clientca.pem")).ok().and_then(|ca| {
+                let crl = std::fs::read(dir.join("clientcrl.pem")).ok();
+                RecordingVerifier::new(&ca, crl.as_deref())
+            })
+        } else {
+            None
+        };
         let (config, warnings) = match tls::server_config(&tls::ServerSettings {
             servercert: &pem,
             ciphers: &ciphers,
+            client_verifier: self.cert_verifier.clone(),
         }) {
             Ok(x) => x,
             Err(e) => return self.tls_setup_failed(&e),
@@ -72,5 +86,57 @@ impl Session {
         let host = self.env.remotehost.clone();
         self.dohelo(&host);
         Ok(())
+    }
+}
+
+impl Session {
+    /// `tls_verify`: may a client certificate make this connection a relay
+    /// client? Checked once per connection, when rcpthosts refuses inside
+    /// TLS. On success RELAYCLIENT becomes empty and the Received
+    /// protocol gets `(cert EMAIL)`; otherwise the reason is kept for the
+    /// 553 text.
+    pub(super) fn tls_verify(&mut self) -> Result<bool, Exit> {
+        if !self.conn.is_tls() || self.env.relayclient.is_some() || self.cert_checked {
+            return Ok(false);
+        }
+        self.cert_checked = true;
+        let Ok(c) = Control::at(&self.cfg.control_dir) else {
+            return Err(self.die(reply::CONTROL));
+        };
+        let clients = match c.read_list("tlsclients", false) {
+            Ok(Some(l)) => ConstMap::new(&l),
+            Ok(None) => return Ok(false),
+            Err(_) => return Err(self.die(reply::CONTROL)),
+        };
+        let Some(v) = self.cert_verifier.clone() else {
+            return Ok(false);
+        };
+        match v.result() {
+            None => return Ok(false),
+            Some(Err(reason)) => {
+                self.cert_reason = Some(reason);
+                return Ok(false);
+            }
+            Some(Ok(())) => {}
+        }
+        let email = self
+            .conn
+            .peer_certificates()
+            .and_then(|c| c.first().and_then(|der| subject_email(der)));
+        match email {
+            None => self.cert_reason = Some("contains no email address".into()),
+            Some(e) if !clients.contains(&e) => {
+                self.cert_reason = Some("email address not in my list of tlsclients".into())
+            }
+            Some(e) => {
+                self.protocol.extend_from_slice(b"\n  (cert ");
+                self.protocol.extend_from_slice(&e);
+                self.protocol.push(b')');
+                self.env.relayclient = Some(Vec::new());
+                (self.hooks.export)("RELAYCLIENT", b"");
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }

@@ -6,9 +6,13 @@
 //! * `control/tlsserverciphers` / `TLSCIPHERS`: an OpenSSL cipher string,
 //!   mapped by [`ciphers`].
 //!
+//! * `control/clientca.pem`, `control/clientcrl.pem`, `control/tlsclients`:
+//!   relaying by client certificate ([`client`]).
+//!
 //! TLS 1.2 and 1.3 are offered.
 
 pub mod ciphers;
+pub mod client;
 pub mod stream;
 
 use std::path::Path;
@@ -65,6 +69,8 @@ pub struct ServerSettings<'a> {
     pub servercert: &'a [u8],
     /// The OpenSSL cipher string in force (`DEFAULT` when none).
     pub ciphers: &'a str,
+    /// Ask for a client certificate and record its verification.
+    pub client_verifier: Option<Arc<client::RecordingVerifier>>,
 }
 
 /// Build the rustls configuration; also returns the cipher warnings.
@@ -81,8 +87,11 @@ pub fn server_config(
     let builder = ServerConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| SetupError::Context(e.to_string()))?;
+    let builder = match &s.client_verifier {
+        Some(v) => builder.with_client_cert_verifier(v.clone()),
+        None => builder.with_no_client_auth(),
+    };
     let config = builder
-        .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| SetupError::NoValidKey(Some(e.to_string())))?;
     Ok((Arc::new(config), sel.warnings))

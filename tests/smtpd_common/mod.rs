@@ -327,6 +327,11 @@ impl rustls::client::danger::ServerCertVerifier for AnyCert {
     }
 }
 
+/// A server-certificate verifier that accepts anything (tests only).
+pub fn any_cert() -> Arc<dyn rustls::client::danger::ServerCertVerifier> {
+    Arc::new(AnyCert(Arc::new(rustls::crypto::ring::default_provider())))
+}
+
 pub fn tls_client_config() -> Arc<rustls::ClientConfig> {
     tls_client_config_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
 }
