@@ -13,6 +13,7 @@ pub mod errno;
 pub mod getpw;
 pub mod lspawn;
 pub mod quote;
+pub mod tools;
 
 use std::ffi::OsStr;
 use std::fs::File;

@@ -9,17 +9,15 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::bounce::{self, Kind};
 use super::log::{self, Outcome};
 use super::rewrite::{self, Rules};
 use super::todo::{self, split_name};
-use crate::envelope::Envelope;
-use crate::queue::client::Injection;
+pub use super::trigger::{Signal, Trigger};
 use crate::queue::layout::Layout;
 
 /// Retry after a failed system call.
@@ -74,14 +72,14 @@ pub struct Pipes {
     pub clean_ans: File,
 }
 
-struct Slot {
+pub(super) struct Slot {
     job: usize,
     mpos: u64,
     recip: Vec<u8>,
     delid: u64,
 }
 
-struct Job {
+pub(super) struct Job {
     id: u64,
     chan: usize,
     sender: Vec<u8>,
@@ -97,22 +95,22 @@ type Pq = BinaryHeap<Reverse<(i64, u64)>>;
 
 /// The running qmail-send.
 pub struct Send {
-    cfg: Config,
-    q: Layout,
-    io: Pipes,
-    pq: [Pq; 2],
-    done: Pq,
-    slots: [Vec<Option<Slot>>; 2],
-    used: [usize; 2],
-    jobs: Vec<Option<Job>>,
-    pass: [Option<usize>; 2],
-    rbuf: [Vec<u8>; 2],
-    todo_list: VecDeque<u64>,
-    next_todo: i64,
-    next_cleanup: i64,
-    delid: u64,
+    pub(super) cfg: Config,
+    pub(super) q: Layout,
+    pub(super) io: Pipes,
+    pub(super) pq: [Pq; 2],
+    pub(super) done: Pq,
+    pub(super) slots: [Vec<Option<Slot>>; 2],
+    pub(super) used: [usize; 2],
+    pub(super) jobs: Vec<Option<Job>>,
+    pub(super) pass: [Option<usize>; 2],
+    pub(super) rbuf: [Vec<u8>; 2],
+    pub(super) todo_list: VecDeque<u64>,
+    pub(super) next_todo: i64,
+    pub(super) next_cleanup: i64,
+    pub(super) delid: u64,
     pub exitasap: bool,
-    lost: bool,
+    pub(super) lost: bool,
 }
 
 /// Unix seconds now.
@@ -122,7 +120,7 @@ pub fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn mtime(md: &std::fs::Metadata) -> i64 {
+pub(super) fn mtime(md: &std::fs::Metadata) -> i64 {
     md.mtime()
 }
 
@@ -158,16 +156,16 @@ impl Send {
         let _ = self.io.log.write_all(line);
     }
 
-    fn log_status(&mut self) {
+    pub(super) fn log_status(&mut self) {
         let l = log::status(self.used, self.cfg.concurrency, self.exitasap);
         self.log(&l);
     }
 
-    fn name(&self, kind: &str, id: u64) -> String {
+    pub(super) fn name(&self, kind: &str, id: u64) -> String {
         split_name(kind, id, self.q.split)
     }
 
-    fn chan_path(&self, c: usize, id: u64) -> PathBuf {
+    pub(super) fn chan_path(&self, c: usize, id: u64) -> PathBuf {
         if c == 0 {
             self.q.local(id)
         } else {
@@ -205,7 +203,7 @@ impl Send {
         }
     }
 
-    fn clean(&mut self, cmd: &str) -> bool {
+    pub(super) fn clean(&mut self, cmd: &str) -> bool {
         let mut b = cmd.as_bytes().to_vec();
         b.push(0);
         if self.io.clean_cmd.write_all(&b).is_err() {
@@ -218,7 +216,7 @@ impl Send {
         }
     }
 
-    fn lost_clean(&mut self) -> bool {
+    pub(super) fn lost_clean(&mut self) -> bool {
         if !self.lost {
             let l = log::alert("oh no! lost qmail-clean connection! dying...");
             self.log(&l);
@@ -464,25 +462,6 @@ impl Send {
         }
     }
 
-    fn add_bounce(&mut self, id: u64, recip: &[u8], report: &[u8]) {
-        let shown = rewrite::strip_prepend(&self.cfg.rules, recip);
-        let block = bounce::block(&shown, report);
-        loop {
-            let r = OpenOptions::new()
-                .append(true)
-                .create(true)
-                .mode(0o600)
-                .open(self.q.bounce(id))
-                .and_then(|mut f| f.write_all(&block));
-            if r.is_ok() {
-                return;
-            }
-            let l = log::alert("unable to append to bounce message; HELP! sleeping...");
-            self.log(&l);
-            std::thread::sleep(Duration::from_secs(10));
-        }
-    }
-
     /// Handle complete reports buffered for channel `c`.
     fn reports(&mut self, c: usize) {
         loop {
@@ -547,149 +526,6 @@ impl Send {
         self.job_close(slot.job);
         self.used[c] -= 1;
         self.log_status();
-    }
-
-    /// The sender recorded in info, or `None` on trouble.
-    fn info_sender(&self, id: u64) -> Option<Vec<u8>> {
-        let b = std::fs::read(self.q.info(id)).ok()?;
-        if b.first() != Some(&b'F') {
-            return None;
-        }
-        let end = b.iter().position(|&x| x == 0).unwrap_or(b.len());
-        Some(b[1..end].to_vec())
-    }
-
-    /// `injectbounce`: true when there is nothing (more) to bounce.
-    fn inject_bounce(&mut self, id: u64) -> bool {
-        let bpath = self.q.bounce(id);
-        let btext = match std::fs::read(&bpath) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return true,
-            Err(_) => {
-                let l = log::warning(&format!("unable to stat bounce/{id}"));
-                self.log(&l);
-                return false;
-            }
-        };
-        let Some(sender) = self.info_sender(id) else {
-            let l = log::warning(&format!("trouble reading {}", self.name("info", id)));
-            self.log(&l);
-            return false;
-        };
-        let (to, from, double) = match bounce::kind(&sender, &self.cfg.doublebounce_to) {
-            Kind::Triple => {
-                let l = log::triple_bounce(id);
-                self.log(&l);
-                if std::fs::remove_file(&bpath).is_err() {
-                    let l = log::warning(&format!("unable to unlink bounce/{id}"));
-                    self.log(&l);
-                    return false;
-                }
-                return true;
-            }
-            Kind::Single { to } => (to, Vec::new(), false),
-            Kind::Double { to } => (to, b"#@[]".to_vec(), true),
-        };
-        let shown = sender.strip_suffix(b"-@[]").unwrap_or(&sender).to_vec();
-        let mut qq = match Injection::open_at(&self.cfg.qmail_home) {
-            Ok(qq) => qq,
-            Err(_) => {
-                let l = log::warning("unable to start qmail-queue, will try later");
-                self.log(&l);
-                return false;
-            }
-        };
-        let qp = qq.pid();
-        qq.put(&bounce::head(
-            now() as u64,
-            &self.cfg.bouncefrom,
-            &self.cfg.bouncehost,
-            &to,
-            double,
-        ));
-        qq.put(&btext);
-        qq.put(&bounce::middle(&shown, double));
-        match std::fs::read(self.q.mess(id)) {
-            Ok(m) => qq.put(&m),
-            Err(_) => qq.fail(),
-        }
-        let env = Envelope {
-            sender: from,
-            recipients: vec![to],
-        };
-        if qq.close(&env).is_err() {
-            let l = log::warning("trouble injecting bounce message, will try later");
-            self.log(&l);
-            return false;
-        }
-        let l = log::bounce_msg(id, qp);
-        self.log(&l);
-        if std::fs::remove_file(&bpath).is_err() {
-            let l = log::warning(&format!("unable to unlink bounce/{id}"));
-            self.log(&l);
-            return false;
-        }
-        true
-    }
-
-    /// `messdone` (§8).
-    fn mess_done(&mut self, id: u64) {
-        let retry = |s: &mut Self| s.done.push(Reverse((now() + SLEEP_SYSFAIL, id)));
-        if self.q.todo(id).exists() {
-            return;
-        }
-        for c in 0..2 {
-            if self.chan_path(c, id).exists() {
-                return;
-            }
-        }
-        if !self.q.info(id).exists() {
-            return;
-        }
-        if !self.inject_bounce(id) {
-            return retry(self);
-        }
-        let l = log::end_msg(id);
-        self.log(&l);
-        if std::fs::remove_file(self.q.info(id)).is_err() {
-            let l = log::warning(&format!(
-                "unable to unlink {}; will try again later",
-                self.name("info", id)
-            ));
-            self.log(&l);
-            return retry(self);
-        }
-        if !self.clean(&format!("foop/{id}")) {
-            let l = log::warning(&format!("qmail-clean unable to clean up foop/{id}"));
-            self.log(&l);
-        }
-    }
-
-    /// §9: remove stale messages without info or todo.
-    fn cleanup(&mut self) {
-        self.next_cleanup = now() + SLEEP_CLEANUP;
-        let t = now();
-        for s in 0..self.q.split {
-            let Ok(rd) = std::fs::read_dir(self.q.dir.join("mess").join(s.to_string())) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                let Some(id) = e.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) else {
-                    continue;
-                };
-                let Ok(md) = e.metadata() else { continue };
-                if t <= md.atime() + OSSIFIED {
-                    continue;
-                }
-                if self.q.info(id).exists() || self.q.todo(id).exists() {
-                    continue;
-                }
-                if !self.clean(&format!("foop/{id}")) {
-                    let l = log::warning(&format!("qmail-clean unable to clean up foop/{id}"));
-                    self.log(&l);
-                }
-            }
-        }
     }
 
     /// ALRM: everything scheduled becomes due.
@@ -898,51 +734,6 @@ impl Send {
                 self.log(&l);
             }
         }
-    }
-}
-
-/// Signals qmail-send reacts to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    Term,
-    Alrm,
-    Hup,
-}
-
-/// `lock/trigger`, opened for reading and writing (non-blocking) so that
-/// poll never sees a hang-up; plus the signal descriptor to wait on.
-pub struct Trigger {
-    pub read: File,
-    pub write: Option<File>,
-    pub signal_fd: Option<std::os::fd::OwnedFd>,
-}
-
-impl Trigger {
-    pub fn open(path: &std::path::Path) -> io::Result<Self> {
-        let read = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)?;
-        let write = OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)
-            .ok();
-        Ok(Trigger {
-            read,
-            write,
-            signal_fd: None,
-        })
-    }
-
-    fn drain(&mut self) {
-        let mut b = [0u8; 256];
-        while let Ok(n) = self.read.read(&mut b) {
-            if n == 0 {
-                break;
-            }
-        }
-        let _ = self.read.as_raw_fd();
     }
 }
 

@@ -3,9 +3,12 @@
 
 pub mod bounce;
 pub mod clean;
+pub mod done;
 pub mod engine;
 pub mod log;
 pub mod rewrite;
 pub mod rspawn;
 pub mod spawn;
+pub mod splogger;
 pub mod todo;
+pub mod trigger;
