@@ -339,7 +339,11 @@ fn deferral_keeps_the_message_and_term_saves_the_schedule() {
     // seconds on a loaded machine).
     let birth = fs::metadata(&info).unwrap().mtime();
     let next = fs::metadata(&local).unwrap().mtime();
-    assert!([100, 121, 144].contains(&(next - birth)), "{}", next - birth);
+    assert!(
+        [100, 121, 144].contains(&(next - birth)),
+        "{}",
+        next - birth
+    );
     assert!(text.ends_with("status: exiting\n"));
 }
 
