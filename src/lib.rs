@@ -10,6 +10,7 @@
 pub mod cdb;
 pub mod dotqmail;
 pub mod mbox;
+pub mod quote;
 
 // Mechanisms and environment.
 pub mod checkpassword;

@@ -8,9 +8,9 @@
 
 pub mod getopt;
 pub mod header;
-pub mod quote;
 pub mod token;
 
+use crate::quote;
 use std::io::{self, BufRead, Write};
 
 use crate::control::Control;

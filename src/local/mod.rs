@@ -12,9 +12,9 @@ pub mod deliver;
 pub mod errno;
 pub mod getpw;
 pub mod lspawn;
-pub mod quote;
 pub mod tools;
 
+use crate::quote;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};

@@ -1,31 +1,6 @@
 //! Address preparation for SMTP commands (`common.md` §4, `remote.md` §2.2).
 
-/// Bytes that may stand unquoted in a box part.
-fn atom_safe(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-./=?^_`{|}~".contains(&b)
-}
-
-/// `quote(box)`: the box as is, or `"…"` with CR, LF, `"` and `\` escaped.
-pub fn quote(boxpart: &[u8]) -> Vec<u8> {
-    let needs = boxpart.is_empty()
-        || boxpart.iter().any(|&b| !atom_safe(b))
-        || boxpart.starts_with(b".")
-        || boxpart.ends_with(b".")
-        || boxpart.windows(2).any(|w| w == b"..");
-    if !needs {
-        return boxpart.to_vec();
-    }
-    let mut out = Vec::with_capacity(boxpart.len() + 2);
-    out.push(b'"');
-    for &b in boxpart {
-        if matches!(b, b'\r' | b'\n' | b'"' | b'\\') {
-            out.push(b'\\');
-        }
-        out.push(b);
-    }
-    out.push(b'"');
-    out
-}
+pub use crate::quote::quote;
 
 /// An address split for `addrmangle`: `None` when it has no `@` (used
 /// verbatim), else the quoted box with its `@` and the domain.

@@ -1,7 +1,7 @@
 //! Bounces (`shared/spec/qmail/send.md` §7): the per-recipient block
 //! appended to `bounce/ID`, and the text of the bounce message.
 
-use crate::local::quote::{quote, quote2};
+use crate::quote::{quote, quote2};
 
 /// One `bounce/ID` block for a permanently failed recipient.
 pub fn block(recipient: &[u8], report: &[u8]) -> Vec<u8> {

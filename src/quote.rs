@@ -1,4 +1,6 @@
-//! Address quoting, `quote` and `quote2` (`shared/spec/qmail/common.md` §4).
+//! Address quoting, `quote` and `quote2` (`shared/spec/qmail/common.md` §4):
+//! how qmail-inject, qmail-local (Return-Path), bounces and qmail-remote
+//! write an address. One codec for all of them.
 //!
 //! ```text
 //! quote2(addr) = quote(box) "@" domain     ; split at the last "@"
@@ -64,5 +66,13 @@ mod tests {
         assert_eq!(quote2(b""), b"");
         assert_eq!(quote2(b"a\"b"), b"\"a\\\"b\"");
         assert_eq!(quote2(b"a@b@c"), b"\"a@b\"@c");
+    }
+
+    #[test]
+    fn bounce_and_return_path_forms() {
+        assert_eq!(quote2(b"joe@x.y"), b"joe@x.y");
+        assert_eq!(quote2(b"#@[]"), b"#@[]");
+        assert_eq!(quote(b"MAILER-DAEMON"), b"MAILER-DAEMON");
+        assert_eq!(quote(b"a\"b"), b"\"a\\\"b\"");
     }
 }
