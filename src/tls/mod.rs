@@ -11,6 +11,7 @@
 //!
 //! TLS 1.2 and 1.3 are offered.
 
+pub mod accept_any;
 pub mod ciphers;
 pub mod client;
 pub mod stream;
