@@ -5,3 +5,12 @@
 //! primitive every writer uses.
 
 pub mod save;
+
+// Dovecot's Maildir++ files (`shared/spec/dovecot/maildir.md`).
+pub mod dotlock;
+pub mod filename;
+pub mod keywords;
+pub mod subscriptions;
+pub mod sync;
+pub mod uidlist;
+pub mod uidvalidity;
