@@ -178,7 +178,10 @@ mod tests {
     #[test]
     fn sizes_and_flags() {
         let n = "1700000005.M500005P2005.mail.example.org,S=3989,W=4058:2,F";
-        assert_eq!(base(n), "1700000005.M500005P2005.mail.example.org,S=3989,W=4058");
+        assert_eq!(
+            base(n),
+            "1700000005.M500005P2005.mail.example.org,S=3989,W=4058"
+        );
         assert_eq!(size_field(n, b'S'), Some(3989));
         assert_eq!(size_field(n, b'W'), Some(4058));
         assert_eq!(size_field("x,S=12a:2,", b'S'), None);

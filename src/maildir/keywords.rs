@@ -26,10 +26,9 @@ impl Keywords {
 
     /// The index of `name` (case-insensitive).
     pub fn index(&self, name: &str) -> Option<usize> {
-        self.names.iter().position(|n| {
-            n.as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(name))
-        })
+        self.names
+            .iter()
+            .position(|n| n.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
     }
 
     /// The index of `name`, adding it at the lowest free index; `None`

@@ -146,9 +146,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const ALICE: &[u8] = include_bytes!(
-        "../../testdata/dovecot/alice/07-after-mailbox-management/subscriptions"
-    );
+    const ALICE: &[u8] =
+        include_bytes!("../../testdata/dovecot/alice/07-after-mailbox-management/subscriptions");
 
     #[test]
     fn recorded_file() {

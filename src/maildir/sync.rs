@@ -203,7 +203,9 @@ pub fn open(path: &Path, account: &Path, mode: Mode) -> io::Result<Mailbox> {
     let mut by_base: std::collections::HashMap<String, (Dir, String, bool)> =
         std::collections::HashMap::new();
     for (d, n, r) in found {
-        by_base.entry(filename::base(&n).to_string()).or_insert((d, n, r));
+        by_base
+            .entry(filename::base(&n).to_string())
+            .or_insert((d, n, r));
     }
     // Records without files are expunged.
     let before = list.records.len();
@@ -333,7 +335,11 @@ mod tests {
         let names: Vec<_> = m.messages.iter().map(|m| (m.uid, m.base())).collect();
         assert_eq!(
             names,
-            [(1, "1700000001.M1P1.h,S=2"), (2, "1700000003.M3P1.h"), (3, "1700000004.2004.h")]
+            [
+                (1, "1700000001.M1P1.h,S=2"),
+                (2, "1700000003.M3P1.h"),
+                (3, "1700000004.2004.h")
+            ]
         );
         assert!(p.join("new/1700000004.2004.h").exists());
         let v = m.list.uid_validity;
@@ -344,7 +350,10 @@ mod tests {
         fs::write(p.join("new/1800000000.1.h"), b"y\n").unwrap();
         fs::remove_file(p.join("cur/1700000001.M1P1.h,S=2:2,S")).unwrap();
         let m = open(p, p, Mode::ReadWrite).unwrap();
-        assert_eq!(m.messages.iter().map(|m| m.uid).collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(
+            m.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+            [2, 3, 4]
+        );
         let text = fs::read_to_string(p.join(UIDLIST)).unwrap();
         assert!(text.starts_with(&format!("3 V{v} N5 G")), "{text}");
         assert!(!p.join(LOCK).exists());

@@ -305,9 +305,8 @@ mod tests {
     const BOB: &[u8] = include_bytes!("../../testdata/dovecot/bob/00-initial/dovecot-uidlist");
     const BOB1: &[u8] =
         include_bytes!("../../testdata/dovecot/bob/01-after-transaction/dovecot-uidlist");
-    const SENT: &[u8] = include_bytes!(
-        "../../testdata/dovecot/alice/06-after-append/.Sent/dovecot-uidlist"
-    );
+    const SENT: &[u8] =
+        include_bytes!("../../testdata/dovecot/alice/06-after-append/.Sent/dovecot-uidlist");
 
     #[test]
     fn recorded_files_round_trip() {
@@ -324,7 +323,10 @@ mod tests {
         assert_eq!(p.records[2].get(b'P'), Some("0000000aLEGACYUIDL"));
         assert_eq!(p.records[2].get(b'W'), Some("4058"));
         let s = parse(SENT).unwrap().list;
-        assert_eq!(s.records[1].get(b'G'), Some("1700000002.2002.mail.example.org"));
+        assert_eq!(
+            s.records[1].get(b'G'),
+            Some("1700000002.2002.mail.example.org")
+        );
     }
 
     #[test]
@@ -344,7 +346,10 @@ mod tests {
         assert_eq!(parse(b""), Err(FormatError::MissingHeader));
         assert_eq!(parse(b"3 V1 N1 G0"), Err(FormatError::MissingHeader));
         assert!(matches!(parse(b"2 V1 N1\n"), Err(FormatError::Version(_))));
-        assert!(matches!(parse(b"3 V0 N1 G\n"), Err(FormatError::BadHeader(_))));
+        assert!(matches!(
+            parse(b"3 V0 N1 G\n"),
+            Err(FormatError::BadHeader(_))
+        ));
         assert_eq!(
             parse(b"3 V1 N1 G\n2 :a\n2 :b\n"),
             Err(FormatError::UidOrder(3))

@@ -81,7 +81,9 @@ pub fn next(root: &Path, now: u32) -> io::Result<u32> {
             Err(e) => return Err(e),
         }
     }
-    Err(io::Error::other("cannot claim a UIDVALIDITY after 10 tries"))
+    Err(io::Error::other(
+        "cannot claim a UIDVALIDITY after 10 tries",
+    ))
 }
 
 #[cfg(test)]
@@ -93,10 +95,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         assert_eq!(next(d.path(), 1700000000).unwrap(), 1700000000);
         assert_eq!(next(d.path(), 5).unwrap(), 1700000001);
-        assert_eq!(
-            std::fs::read(d.path().join(FILE)).unwrap(),
-            b"6553f101"
-        );
+        assert_eq!(std::fs::read(d.path().join(FILE)).unwrap(), b"6553f101");
         assert!(marker(d.path(), 1700000001).exists());
         std::fs::remove_file(d.path().join(FILE)).unwrap();
         assert_eq!(next(d.path(), 5).unwrap(), 1700000002);
