@@ -38,13 +38,28 @@ impl Root {
         std::fs::write(p, text).unwrap();
     }
 
-    /// Run qmail-remote; returns its stdout.
+    /// Run qmail-remote; returns its stdout. DNS goes to a dead port
+    /// unless `env` names a resolver.
     pub fn remote(&self, args: &[&str], message: &[u8], env: &[(&str, &str)]) -> Vec<u8> {
+        let mut e = vec![("QMAILRS_RESOLVER", "127.0.0.1:9")];
+        e.extend_from_slice(env);
+        self.remote_system_dns(args, message, &e)
+    }
+
+    /// Run qmail-remote with no resolver override: it reads
+    /// /etc/resolv.conf (of the network namespace it runs in).
+    pub fn remote_system_dns(
+        &self,
+        args: &[&str],
+        message: &[u8],
+        env: &[(&str, &str)],
+    ) -> Vec<u8> {
         let mut c = Command::new(env!("CARGO_BIN_EXE_qmail-remote"));
         c.args(args)
             .env("QMAILRS_ROOT", self.dir.path())
             .env("QMAILRS_SINGLE_USER", "1")
-            .env("QMAILRS_RESOLVER", "127.0.0.1:9")
+            .env_remove("QMAILRS_RESOLVER")
+            .env_remove("QMAILRS_REMOTE_PORT")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped());
         for (k, v) in env {
@@ -113,7 +128,12 @@ impl Peer {
     }
 
     pub fn start_at(ip: &str, script: Script) -> Self {
-        let l = TcpListener::bind((ip, 0)).unwrap();
+        Self::start_on(ip, 0, script)
+    }
+
+    /// Listen on `ip:port` (port 25 inside a network namespace).
+    pub fn start_on(ip: &str, port: u16, script: Script) -> Self {
+        let l = TcpListener::bind((ip, port)).unwrap();
         let port = l.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Seen::default()));
         let s2 = seen.clone();
