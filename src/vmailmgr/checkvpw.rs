@@ -179,22 +179,35 @@ fn authenticate(sess: &mut Session, req: &Request) -> Result<Option<Vec<u8>>, Fa
         switch(sess, &base, "checkvpw-presetuid")?;
         return Ok(None);
     }
-    switch(sess, &base, "checkvpw-presetuid")?;
+    virtual_login(sess, &base, &vname, &req.password, "checkvpw-presetuid").map(Some)
+}
+
+/// A virtual user's login (§3 steps 4–6): switch to the base user (running
+/// `presetuid`), find a mailbox record, check password and expiry, export
+/// the record; returns the record's directory.
+pub fn virtual_login(
+    sess: &mut Session,
+    base: &Account,
+    vname: &[u8],
+    password: &[u8],
+    presetuid: &str,
+) -> Result<Vec<u8>, Failure> {
+    switch(sess, base, presetuid)?;
     let table = Table::new(sess.cfg.password_table());
-    let e = match table.lookup(&vname) {
+    let e = match table.lookup(vname) {
         Ok(Lookup::Found(e)) if e.has_mailbox => e,
         _ => return Err(Failure::Login(msg::NO_VUSER)),
     };
-    if !crypt::verify(&req.password, &e.pass) {
+    if !crypt::verify(password, &e.pass) {
         return Err(Failure::Login(msg::BAD_PASS));
     }
     if e.expired(now()) {
         return Err(Failure::Login(msg::EXPIRED));
     }
-    for (k, v) in exports(&vname, &e) {
+    for (k, v) in exports(vname, &e) {
         std::env::set_var(k, v);
     }
-    Ok(Some(e.directory))
+    Ok(e.directory)
 }
 
 fn run_sub(

@@ -14,7 +14,7 @@
 //! and counts `S`-flagged messages as seen.
 
 use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -118,12 +118,8 @@ pub struct Logging {
 }
 
 /// Read exactly `n` bytes before `deadline`; fewer on EOF or timeout.
-fn read_until(
-    input: &mut dyn Read,
-    fd: std::os::fd::BorrowedFd<'_>,
-    n: usize,
-    deadline: Instant,
-) -> Vec<u8> {
+/// Unbuffered (the descriptor itself), so that poll() sees what is unread.
+fn read_until(fd: std::os::fd::BorrowedFd<'_>, n: usize, deadline: Instant) -> Vec<u8> {
     let mut buf = vec![0u8; n];
     let mut got = 0;
     while got < n {
@@ -139,10 +135,10 @@ fn read_until(
             Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => break,
         }
-        match input.read(&mut buf[got..]) {
+        match nix::unistd::read(fd.as_raw_fd(), &mut buf[got..]) {
             Ok(0) => break,
             Ok(k) => got += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(nix::errno::Errno::EINTR) => {}
             Err(_) => break,
         }
     }
@@ -159,7 +155,6 @@ pub fn serve(logging: Logging, log: &mut dyn Write) -> i32 {
     }
     let stdin = io::stdin();
     let fd = stdin.as_fd();
-    let mut input = stdin.lock();
     let deadline = Instant::now() + Duration::from_secs(1);
     let abort = |lines: &mut Vec<String>, log: &mut dyn Write, why: &str| {
         lines.push(format!("[{pid}] Completed: BAD: {why}, aborting"));
@@ -168,7 +163,7 @@ pub fn serve(logging: Logging, log: &mut dyn Write) -> i32 {
         }
         0
     };
-    let header = read_until(&mut input, fd, 3, deadline);
+    let header = read_until(fd, 3, deadline);
     if header.len() < 3 {
         let why = if Instant::now() >= deadline {
             "Timed out waiting for remote"
@@ -181,7 +176,7 @@ pub fn serve(logging: Logging, log: &mut dyn Write) -> i32 {
         return abort(&mut lines, log, "Invalid protocol from client");
     }
     let len = usize::from(u16::from_be_bytes([header[1], header[2]]));
-    let body = read_until(&mut input, fd, len, deadline);
+    let body = read_until(fd, len, deadline);
     if body.len() < len {
         return abort(&mut lines, log, "Short read while reading message data");
     }

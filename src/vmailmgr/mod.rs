@@ -8,8 +8,11 @@
 pub mod vpwentry;
 
 pub mod account;
+pub mod authvmailmgr;
+pub mod cgi;
 pub mod checkvpw;
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod daemon;
