@@ -81,10 +81,21 @@ impl Site {
     }
 
     fn login(&self, data: &[u8], args: &[&str], env: &[(&str, &str)]) -> (String, String, i32) {
+        self.run_fd3("checkvpw", data, args, env)
+    }
+
+    /// `prog args...` with `data` on descriptor 3.
+    fn run_fd3(
+        &self,
+        prog: &str,
+        data: &[u8],
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> (String, String, i32) {
         let mut c = Command::new("/bin/sh");
         c.arg("-c")
             .arg("exec \"$0\" \"$@\" 3<&0")
-            .arg(bin("checkvpw"))
+            .arg(bin(prog))
             .args(args)
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
@@ -220,4 +231,84 @@ fn refusals_run_the_hooks() {
     // A real user without ~/Maildir gets the error maildir.
     let r = s.login(b"vmtest@local.example\0secret\0\0", &ok, &[]);
     assert_eq!(r.0, "/var/lib/vmailmgr/error-maildir/ \n");
+}
+
+/// authvmailmgr (checkvpw.md §10): Courier's authmod protocol.
+#[test]
+fn authvmailmgr_courier_module() {
+    let s = site();
+    let show = [
+        "/bin/sh",
+        "-c",
+        "echo \"AUTHENTICATED=$AUTHENTICATED AUTHADDR=$AUTHADDR MAILDIR=$MAILDIR VUSER=$VUSER\"; pwd",
+    ];
+    let (out, _, code) = s.run_fd3(
+        "authvmailmgr",
+        b"imap\nlogin\nalice@example.com\nalicepw\n",
+        &show,
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        format!(
+            "AUTHENTICATED=alice AUTHADDR=alice MAILDIR=./users/alice VUSER=alice\n{}\n",
+            s.home.display()
+        )
+    );
+    // An earlier module already accepted: straight to the next program.
+    let (out, _, _) = s.run_fd3(
+        "authvmailmgr",
+        b"",
+        &["/bin/sh", "-c", "echo next $AUTHENTICATED"],
+        &[("AUTHENTICATED", "bob")],
+    );
+    assert_eq!(out, "next bob\n");
+    // A real user's login goes to the next module with the same data on fd 3.
+    let data = b"imap\nlogin\nvmtest@localhost\nsecret\n";
+    let (out, _, code) = s.run_fd3("authvmailmgr", data, &["/bin/sh", "-c", "cat <&3"], &[]);
+    assert_eq!((out.as_bytes(), code), (&data[..], 0));
+    // Refusals: the hook sees AUTHVMAILMGR_ERROR; AUTHFAILURE without a chain to re-run.
+    let hook = s.root.join("etc/vmailmgr/authvmailmgr-loginfail");
+    std::fs::write(&hook, "#!/bin/sh\necho \"hook: $AUTHVMAILMGR_ERROR\" >&2\n").unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (data, err) in [
+        (
+            &b"imap\nlogin\nalice@example.com\nwrong\n"[..],
+            "hook: Invalid or incorrect password\n",
+        ),
+        (
+            b"imap\nlogin\nnobody@example.com\nx\n",
+            "hook: Invalid or unknown virtual user\n",
+        ),
+        (
+            b"imap\nlogin\ninfo@example.com\nx\n",
+            "hook: Invalid or unknown virtual user\n",
+        ),
+        (
+            b"imap\nlogin\nheidi@example.com\nheidipw\n",
+            "hook: Account has expired\n",
+        ),
+        (b"imap\ncram-md5\nx\ny\n", ""),
+        (b"imap\nlogin\nalice@example.com\n\n", ""),
+        (b"garbage", ""),
+    ] {
+        let (out, e, code) = s.run_fd3("authvmailmgr", data, &["/bin/echo", "NEXT"], &[]);
+        assert_eq!(
+            (out.as_str(), e, code),
+            ("", format!("{err}AUTHFAILURE\n"), 1)
+        );
+    }
+    let (out, _, _) = s.run_fd3(
+        "authvmailmgr",
+        b"imap\nlogin\nalice@example.com\nwrong\n",
+        &["/bin/echo", "NEXT"],
+        &[
+            ("AUTHARGC", "2"),
+            ("AUTHARGV0", "imapd"),
+            ("AUTHARGV1", "again"),
+            ("AUTHUSER", "/bin/echo"),
+        ],
+    );
+    assert_eq!(out, "again\n");
 }
