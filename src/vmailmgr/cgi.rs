@@ -411,7 +411,7 @@ fn listvdomain(c: &Cgi) -> Result<Done, Done> {
     let mut users = Vec::new();
     let mut failure = None;
     loop {
-        let r = call.next();
+        let r = call.read_next();
         if !r.is_ok() {
             failure = Some(r.msg);
             break;

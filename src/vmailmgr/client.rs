@@ -52,12 +52,12 @@ impl Call {
             return none(msg::ABORTED);
         }
         let mut call = Call { stream: Some(s) };
-        let first = call.next();
+        let first = call.read_next();
         (first, call)
     }
 
     /// Read the next response.
-    pub fn next(&mut self) -> Response {
+    pub fn read_next(&mut self) -> Response {
         let Some(s) = self.stream.as_mut() else {
             return Response::err(msg::EOF);
         };
