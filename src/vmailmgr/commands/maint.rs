@@ -1,15 +1,15 @@
-//! vrehash, vupgrade (commands.md §2) and vcheckquota (vdeliver.md §7).
+//! vrehash, vupgrade (commands.md §2).
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::{err, s, Ctx, QUIET};
 use crate::vmailmgr::cli::{Opt, Spec};
 use crate::vmailmgr::domain::{now, relative_expiry, userdir};
 use crate::vmailmgr::passwd::lower;
-use crate::vmailmgr::vpwentry::{VpwEntry, UNLIMITED};
+use crate::vmailmgr::vpwentry::VpwEntry;
 
 const NO_OPTS: &[Opt] = &[];
 pub const VREHASH: Spec = Spec {
@@ -237,144 +237,6 @@ pub fn vupgrade(argv: &[OsString]) -> i32 {
     if ctx.table.write_all(&out).is_err() {
         ctx.warn("Failed to finish writing vpwtable.\n");
         return 1;
-    }
-    0
-}
-
-/// Quota messages of vcheckquota.
-pub const MSG_TOO_BIG: &str =
-    "Sorry, this message is larger than the current maximum message size limit.\n";
-pub const MSG_TOO_MANY: &str =
-    "Sorry, the person you sent this message has too many messages stored in the mailbox\n";
-pub const MSG_HARD: &str = "Message would exceed virtual user's disk quota.\n";
-pub const MSG_SOFT: &str = "Sorry, your message cannot be delivered.\nUser's disk quota exceeded.\nA small message will be delivered should you wish to inform this person.\n";
-
-fn env_limit(name: &str) -> Result<u32, ()> {
-    let v = std::env::var_os(name).ok_or(())?;
-    let b = v.as_bytes();
-    if b == b"-" {
-        return Ok(UNLIMITED);
-    }
-    std::str::from_utf8(b)
-        .ok()
-        .and_then(|t| t.parse::<u32>().ok())
-        .ok_or(())
-}
-
-fn usage_of(dir: &Path, count: &mut u64, size: &mut u64) -> std::io::Result<()> {
-    for sub in ["new", "cur"] {
-        let d = dir.join(sub);
-        for ent in std::fs::read_dir(&d)? {
-            let m = ent?.metadata()?;
-            if m.is_file() {
-                *count += 1;
-                *size += m.blocks() * 512;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// vcheckquota (vmailmgr-tools): exit 0 / 100 / 111.
-pub fn vcheckquota(argv: &[OsString]) -> i32 {
-    let mut soft_max: u64 = 4096;
-    let mut soft_msg: Option<OsString> = None;
-    let mut i = 1;
-    while i < argv.len() {
-        let a = argv[i].as_bytes();
-        let (name, val) = if let Some(v) = a.strip_prefix(b"--soft-maxsize=") {
-            ("a", Some(v.to_vec()))
-        } else if let Some(v) = a.strip_prefix(b"--soft-message=") {
-            ("m", Some(v.to_vec()))
-        } else if a == b"-a" || a == b"-m" {
-            i += 1;
-            (
-                if a == b"-a" { "a" } else { "m" },
-                argv.get(i).map(|v| v.as_bytes().to_vec()),
-            )
-        } else {
-            err("usage: vcheckquota [-a BYTES|--soft-maxsize=BYTES] [-m PATH|--soft-message=PATH]\n");
-            return 111;
-        };
-        let Some(val) = val else {
-            err("vcheckquota: option requires a value\n");
-            return 111;
-        };
-        if name == "a" {
-            match std::str::from_utf8(&val).ok().and_then(|v| v.parse().ok()) {
-                Some(n) => soft_max = n,
-                None => {
-                    err("vcheckquota: invalid soft maximum size\n");
-                    return 111;
-                }
-            }
-        } else {
-            soft_msg = Some(OsStr::from_bytes(&val).to_os_string());
-        }
-        i += 1;
-    }
-    let say = |m: &str| err(format!("vcheckquota: {m}"));
-    let Some(maildir) = std::env::var_os("MAILDIR") else {
-        say("$MAILDIR is not set\n");
-        return 111;
-    };
-    if maildir.is_empty() {
-        return 0;
-    }
-    let limits: Result<Vec<u32>, ()> = [
-        "VUSER_MSGSIZE",
-        "VUSER_MSGCOUNT",
-        "VUSER_HARDQUOTA",
-        "VUSER_SOFTQUOTA",
-    ]
-    .iter()
-    .map(|n| env_limit(n))
-    .collect();
-    let Ok(l) = limits else {
-        say("invalid or missing quota variable\n");
-        return 111;
-    };
-    let (msgsize, msgcount, mut hard, soft) = (l[0], l[1], l[2], l[3]);
-    let Ok(m) = std::fs::File::open("/dev/stdin").and_then(|f| f.metadata()) else {
-        say("Could not stat standard input\n");
-        return 111;
-    };
-    let size = m.blocks() * 512;
-    if msgsize != UNLIMITED && size > u64::from(msgsize) {
-        say(MSG_TOO_BIG);
-        return 100;
-    }
-    if soft == UNLIMITED && hard == UNLIMITED && msgcount == UNLIMITED {
-        return 0;
-    }
-    let (mut count, mut used) = (1u64, size);
-    if usage_of(Path::new(&maildir), &mut count, &mut used).is_err() {
-        say("Could not read the maildir\n");
-        return 111;
-    }
-    if msgcount != UNLIMITED && count > u64::from(msgcount) {
-        say(MSG_TOO_MANY);
-        return 100;
-    }
-    if hard == UNLIMITED {
-        if soft == UNLIMITED {
-            return 0;
-        }
-        hard = soft;
-    }
-    if used > u64::from(hard) {
-        say(MSG_HARD);
-        return 100;
-    }
-    if soft != UNLIMITED && used > u64::from(soft) {
-        if let Some(msg) = &soft_msg {
-            let name = format!("{}.{}.softquota-warning", now(), std::process::id());
-            let _ = std::os::unix::fs::symlink(msg, Path::new(&maildir).join("new").join(name));
-        }
-        if size > soft_max {
-            say(MSG_SOFT);
-            return 100;
-        }
     }
     0
 }

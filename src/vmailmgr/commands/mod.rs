@@ -14,6 +14,7 @@ pub mod add;
 pub mod change;
 pub mod maint;
 pub mod show;
+pub mod tools;
 
 /// Write to stdout, ignoring a closed stream.
 pub fn out(b: impl AsRef<[u8]>) {
