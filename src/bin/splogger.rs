@@ -3,41 +3,124 @@
 //! # Invocation
 //! `splogger [ tag [ facility ] ]`: each stdin line goes to syslog as
 //! `SECONDS.MICROSECONDS LINE`, priority alert/warning/info by the line's
-//! prefix; tag defaults to `splogger`, facility to mail (a number N means
-//! `N << 3`). Messages go straight to the `/dev/log` datagram socket.
+//! prefix; bytes outside 32..=126 become `?`; lines are cut into 799-byte
+//! chunks, continuation chunks logged as `STAMP+CHUNK`; empty lines are
+//! not logged; an unterminated last line is dropped (as the original's
+//! `_exit` at end of input). Tag defaults to `splogger`, facility to mail
+//! (a number N means `N << 3`).
+//!
+//! Messages are written as glibc's `syslog(3)` does:
+//! `<PRI>Mmm dd hh:mm:ss TAG: MSG` to the `/dev/log` datagram socket
+//! (a stream socket gets each message NUL-terminated), connecting at the
+//! first message, reconnecting once when a send fails, dropping the
+//! message when no syslog daemon listens. Under `QMAILRS_ROOT` (honoured
+//! only when not set-uid) the socket is `$QMAILRS_ROOT/dev/log`.
 //!
 //! # Security
-//! Runs as qmaill (qmail-start's logger).
+//! Runs as qmaill (qmail-start's logger). One `unsafe` call,
+//! `libc::localtime_r`, to learn the local zone offset for the syslog
+//! timestamp, as predate does.
 //!
 //! # Exit codes
 //! 0 at end of input.
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::net::UnixDatagram;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use qmail::date::DateTime;
 use qmail::send::splogger;
 
 const LOG_MAIL: u32 = 2 << 3;
 
+/// Seconds east of UTC of the local zone at `t`.
+fn local_offset(t: i64) -> i64 {
+    let tt = t as libc::time_t;
+    // SAFETY: localtime_r writes only into `tm`, which we own; the
+    // pointers are valid for the duration of the call.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::localtime_r(&tt, &mut tm) };
+    if r.is_null() {
+        0
+    } else {
+        tm.tm_gmtoff
+    }
+}
+
+/// The connection to the syslog daemon, as glibc keeps it.
+enum Log {
+    None,
+    Dgram(UnixDatagram),
+    Stream(UnixStream),
+}
+
+struct Syslog {
+    path: PathBuf,
+    log: Log,
+}
+
+impl Syslog {
+    fn connect(&mut self) {
+        self.log = Log::None;
+        let Ok(d) = UnixDatagram::unbound() else {
+            return;
+        };
+        match d.connect(&self.path) {
+            Ok(()) => self.log = Log::Dgram(d),
+            Err(e) if e.raw_os_error() == Some(libc::EPROTOTYPE) => {
+                if let Ok(s) = UnixStream::connect(&self.path) {
+                    self.log = Log::Stream(s);
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn try_send(&mut self, d: &[u8]) -> bool {
+        match &mut self.log {
+            Log::None => false,
+            Log::Dgram(s) => s.send(d).is_ok(),
+            Log::Stream(s) => {
+                let mut m = d.to_vec();
+                m.push(0);
+                s.write_all(&m).is_ok()
+            }
+        }
+    }
+
+    fn send(&mut self, d: &[u8]) {
+        if matches!(self.log, Log::None) {
+            self.connect();
+        }
+        if !self.try_send(d) {
+            self.connect();
+            let _ = self.try_send(d);
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let tag = args.first().cloned().unwrap_or_else(|| "splogger".into());
-    let facility = args
-        .get(1)
-        .and_then(|f| f.parse::<u32>().ok())
-        .map_or(LOG_MAIL, |n| n << 3);
-    let sock = UnixDatagram::unbound().ok();
-    let connected = sock.as_ref().is_some_and(|s| s.connect("/dev/log").is_ok());
+    let facility = args.get(1).map_or(LOG_MAIL, |f| {
+        let digits: String = f.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u32>().unwrap_or(0) << 3
+    });
+    let mut log = Syslog {
+        path: qmail::root::rooted("/dev/log"),
+        log: Log::None,
+    };
     let mut input = BufReader::new(std::io::stdin());
     let mut line = Vec::new();
     loop {
         line.clear();
-        match input.read_until(b'\n', &mut line) {
+        let n = match input.read_until(b'\n', &mut line) {
             Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        if line.last() == Some(&b'\n') {
+            Ok(n) => n,
+        };
+        let terminated = line.last() == Some(&b'\n');
+        if terminated {
             line.pop();
         }
         let now = SystemTime::now()
@@ -45,12 +128,19 @@ fn main() {
             .unwrap_or_default();
         let stamp = format!("{}.{:06}", now.as_secs(), now.subsec_micros());
         let pri = facility | u32::from(splogger::priority(&line));
-        for m in splogger::messages(&stamp, &line) {
-            let mut d = format!("<{pri}>{tag}: ").into_bytes();
-            d.extend_from_slice(&m);
-            if let (Some(s), true) = (sock.as_ref(), connected) {
-                let _ = s.send(&d);
-            }
+        let mut messages = splogger::messages(&stamp, &line);
+        if !terminated {
+            messages.truncate(splogger::unterminated_chunks(n));
+        }
+        for m in messages {
+            let t = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let local = DateTime::from_unix(t + local_offset(t));
+            log.send(&splogger::datagram(pri, &local, &tag, &m));
+        }
+        if !terminated {
+            return;
         }
     }
 }

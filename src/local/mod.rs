@@ -11,6 +11,7 @@
 pub mod deliver;
 pub mod errno;
 pub mod getpw;
+pub mod headerbody;
 pub mod lspawn;
 pub mod tools;
 

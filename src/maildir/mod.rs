@@ -14,3 +14,4 @@ pub mod subscriptions;
 pub mod sync;
 pub mod uidlist;
 pub mod uidvalidity;
+pub mod scan;

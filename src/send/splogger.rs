@@ -39,9 +39,52 @@ pub fn messages(stamp: &str, line: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Month abbreviations of `%h`.
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// The datagram glibc's `syslog(3)` sends to `/dev/log` for `openlog(tag,
+/// 0, facility)` + `syslog(priority, "%s", msg)`:
+/// `<PRI>Mmm dd hh:mm:ss TAG: MSG` (`%h %e %T`, day space-padded, local
+/// time given broken down; no trailing LF, no pid).
+pub fn datagram(pri: u32, local: &crate::date::DateTime, tag: &str, msg: &[u8]) -> Vec<u8> {
+    let mut d = format!(
+        "<{pri}>{} {:>2} {:02}:{:02}:{:02} {tag}: ",
+        MONTHS[(local.month.clamp(1, 12) - 1) as usize],
+        local.day,
+        local.hour,
+        local.minute,
+        local.second
+    )
+    .into_bytes();
+    d.extend_from_slice(msg);
+    d
+}
+
+/// How many chunks of an input tail without LF (cut by end of input)
+/// splogger still logs: a chunk goes out only when the next byte arrives.
+pub fn unterminated_chunks(len: usize) -> usize {
+    len.saturating_sub(1) / CHUNK
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn syslog_datagram() {
+        let t = crate::date::DateTime::from_unix(1_700_000_000); // Nov 14 22:13:20
+        assert_eq!(
+            datagram(22, &t, "qmail", b"1.5 x"),
+            b"<22>Nov 14 22:13:20 qmail: 1.5 x"
+        );
+        let t = crate::date::DateTime::from_unix(1_699_000_000); // Nov  3
+        assert!(datagram(22, &t, "q", b"").starts_with(b"<22>Nov  3 "));
+        assert_eq!(unterminated_chunks(0), 0);
+        assert_eq!(unterminated_chunks(799), 0);
+        assert_eq!(unterminated_chunks(800), 1);
+    }
 
     #[test]
     fn lines() {

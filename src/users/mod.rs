@@ -10,6 +10,8 @@
 //! for `=` lines; `!` + lc(loc) for `+` lines. Data: the six fields joined
 //! by NUL. This module is a pure codec plus the lookup algorithm.
 
+pub mod pw2u;
+
 use std::fmt;
 
 use crate::cdb::{self, Reader};

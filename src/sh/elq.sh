@@ -1,0 +1,1 @@
+QMAILBIN/maildir2mbox && exec elm ${1+"$@"}
