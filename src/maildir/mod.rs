@@ -5,6 +5,7 @@
 //! primitive every writer uses.
 
 pub mod save;
+pub mod scan;
 
 // Dovecot's Maildir++ files (`shared/spec/dovecot/maildir.md`).
 pub mod dotlock;
@@ -14,4 +15,3 @@ pub mod subscriptions;
 pub mod sync;
 pub mod uidlist;
 pub mod uidvalidity;
-pub mod scan;
