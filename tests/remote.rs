@@ -365,3 +365,29 @@ fn tcpto_records_nothing_for_a_refused_connect_and_clears_on_success() {
     f.read_to_end(&mut all).unwrap();
     assert_eq!(all.len(), 1024);
 }
+
+#[test]
+fn reply_lines_longer_than_1000_bytes_are_read_whole() {
+    // RFC 5321 limits reply lines to 512 bytes; the original has no limit
+    // and neither do we: a 3000-byte EHLO line and RCPT reply are fine.
+    let root = Root::new();
+    let long_ehlo = [
+        b"250-".to_vec(),
+        vec![b'e'; 3000],
+        b"\r\n250 8BITMIME\r\n".to_vec(),
+    ]
+    .concat();
+    let long_rcpt = [b"250 ".to_vec(), vec![b'r'; 3000], b"\r\n".to_vec()].concat();
+    let peer = Peer::start(Script {
+        ehlo: long_ehlo,
+        rcpt: vec![long_rcpt],
+        ..Script::default()
+    });
+    route(&root, "x.example", peer.port);
+    let out = s(&root.remote(&["x.example", "a@b", "c@x.example"], MSG, &[]));
+    assert_eq!(
+        out,
+        "r\0K127.0.0.1 accepted message.\nRemote host said: 250 ok 1795607156 qp 422\n\0"
+    );
+    peer.finish();
+}
