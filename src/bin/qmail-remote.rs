@@ -14,7 +14,8 @@
 //!
 //! Control files: `timeoutremote`, `timeoutconnect`, `helohost` (default
 //! `me`), `smtproutes`, `authsenders`, `clientcert.pem`, `tlshosts/`,
-//! `notlshosts/`.
+//! `notlshosts/`; opt-in `qmtproutes` (QMTP delivery as the qmail-qmtpc
+//! patches, port 209, SMTP fallback; `qmail::remote::qmtp`).
 //!
 //! Exit code: always 0 once started (everything is in the output).
 //!

@@ -14,6 +14,7 @@ pub mod addr;
 pub mod auth;
 pub mod conn;
 pub mod ipme;
+pub mod qmtp;
 pub mod report;
 pub mod routes;
 pub mod session;
@@ -73,6 +74,7 @@ struct Controls {
     timeoutconnect: u64,
     helohost: Vec<u8>,
     routes: Map,
+    qmtproutes: Map,
     authsenders: Map,
 }
 
@@ -92,6 +94,7 @@ fn controls(home: &Path) -> Result<Controls, Fatal> {
             .map_err(e)?
             .ok_or(Fatal::Control)?,
         routes: list("smtproutes")?,
+        qmtproutes: list("qmtproutes")?,
         authsenders: list("authsenders")?,
     })
 }
@@ -154,12 +157,25 @@ fn run(
     let ctl = controls(home)?;
     let mut host = args[0].clone();
     let (sender, _) = mangle(lookup, &args[1], false)?;
-    let route: Option<Route> = routes::authsender(&ctl.authsenders, &sender)
-        .or_else(|| routes::smtproute(&ctl.routes, &host));
+    // authsenders (AUTH patch), then qmtproutes (opt-in QMTP), then
+    // smtproutes.
+    let (route, qmtp_route): (Option<Route>, bool) =
+        match routes::authsender(&ctl.authsenders, &sender) {
+            Some(r) => (Some(r), false),
+            None => match routes::smtproute(&ctl.qmtproutes, &host) {
+                Some(r) => (Some(r), true),
+                None => (routes::smtproute(&ctl.routes, &host), false),
+            },
+        };
     let mut port = env.default_port;
+    let mut qmtp_port = qmtp::PORT;
     if let Some(r) = &route {
         if let Some(p) = r.port {
-            port = p;
+            if qmtp_route {
+                qmtp_port = p;
+            } else {
+                port = p;
+            }
         }
         host = r.relay.clone();
     }
@@ -199,53 +215,106 @@ fn run(
     if all_aliases {
         prefme = 500_000;
     }
-    if !targets.iter().any(|t| t.pref < prefme) {
+    let candidates: Vec<&Target> = targets.iter().filter(|t| t.pref < prefme).collect();
+    if candidates.is_empty() {
         return Err(Fatal::AmbigMx.into());
     }
     let auth = route
         .as_ref()
         .and_then(|r| r.auth.as_ref())
         .map(|(u, p)| (u.as_slice(), p.as_slice()));
-    let mut tcpto = TcptoFile::at(home);
-    let timeout = Duration::from_secs(ctl.timeout.max(1));
-    let connect_timeout = Duration::from_secs(ctl.timeoutconnect.max(1));
-    for t in targets.iter().filter(|t| t.pref < prefme) {
-        let v4 = match t.ip {
-            IpAddr::V4(a) => Some(a),
-            IpAddr::V6(_) => None,
-        };
-        if let Some(a) = v4 {
-            if tcpto.skip(a, env.now, env.pid) {
-                continue;
-            }
+    let mut dialer = Dialer {
+        tcpto: TcptoFile::at(home),
+        env,
+        timeout: Duration::from_secs(ctl.timeout.max(1)),
+        connect_timeout: Duration::from_secs(ctl.timeoutconnect.max(1)),
+    };
+    let mut buffered = Vec::new();
+    let mut rest: &[u8];
+    let mut message: &mut dyn Read = message;
+    if qmtp_route {
+        message
+            .read_to_end(&mut buffered)
+            .map_err(|_| Fatal::Read)?;
+        if let Some((sock, t)) = dialer.connect(&candidates, qmtp_port) {
+            let partner = t.ip.to_string();
+            return Err(qmtp::deliver(
+                sock,
+                &partner,
+                &buffered,
+                &sender,
+                &recipients,
+                out,
+            ));
         }
-        match TcpStream::connect_timeout(&SocketAddr::new(t.ip, port), connect_timeout) {
-            Ok(sock) => {
-                if let Some(a) = v4 {
-                    tcpto.record(a, false, env.now);
-                }
-                let _ = sock.set_read_timeout(Some(timeout));
-                let _ = sock.set_write_timeout(Some(timeout));
-                let job = Job {
-                    helohost: &ctl.helohost,
-                    sender: &sender,
-                    recipients: &recipients,
-                    auth,
-                    timeout,
-                    smtps: port == 465,
-                    tls: tls::TlsPolicy::decide(home, t.fqdn.as_deref(), t.ip),
-                };
-                let mut s = Session::new(Conn::Plain(sock), t.ip.to_string(), out);
-                return Err(s.run(&job, message));
-            }
-            Err(e) => {
-                if let Some(a) = v4 {
-                    tcpto.record(a, e.kind() == std::io::ErrorKind::TimedOut, env.now);
-                }
-            }
-        }
+        // No QMTP connection anywhere: SMTP to the same addresses.
+        rest = &buffered;
+        message = &mut rest;
     }
-    Err(Fatal::NoConn.into())
+    let Some((sock, t)) = dialer.connect(&candidates, port) else {
+        return Err(Fatal::NoConn.into());
+    };
+    let job = Job {
+        helohost: &ctl.helohost,
+        sender: &sender,
+        recipients: &recipients,
+        auth,
+        timeout: dialer.timeout,
+        smtps: port == 465,
+        tls: tls::TlsPolicy::decide(home, t.fqdn.as_deref(), t.ip),
+    };
+    let mut s = Session::new(Conn::Plain(sock), t.ip.to_string(), out);
+    Err(s.run(&job, message))
+}
+
+/// Connecting with `timeoutconnect` and the tcpto table (`remote.md` §2.5).
+struct Dialer<'e> {
+    tcpto: TcptoFile,
+    env: &'e Env,
+    timeout: Duration,
+    connect_timeout: Duration,
+}
+
+impl Dialer<'_> {
+    /// The first candidate that accepts a connection on `port`, with the
+    /// I/O timeouts set.
+    fn connect<'t>(
+        &mut self,
+        candidates: &[&'t Target],
+        port: u16,
+    ) -> Option<(TcpStream, &'t Target)> {
+        for &t in candidates {
+            let v4 = match t.ip {
+                IpAddr::V4(a) => Some(a),
+                IpAddr::V6(_) => None,
+            };
+            if let Some(a) = v4 {
+                if self.tcpto.skip(a, self.env.now, self.env.pid) {
+                    continue;
+                }
+            }
+            match TcpStream::connect_timeout(&SocketAddr::new(t.ip, port), self.connect_timeout) {
+                Ok(sock) => {
+                    if let Some(a) = v4 {
+                        self.tcpto.record(a, false, self.env.now);
+                    }
+                    let _ = sock.set_read_timeout(Some(self.timeout));
+                    let _ = sock.set_write_timeout(Some(self.timeout));
+                    return Some((sock, t));
+                }
+                Err(e) => {
+                    if let Some(a) = v4 {
+                        self.tcpto.record(
+                            a,
+                            e.kind() == std::io::ErrorKind::TimedOut,
+                            self.env.now,
+                        );
+                    }
+                }
+            }
+        }
+        None
+    }
 }
 
 #[cfg(test)]
