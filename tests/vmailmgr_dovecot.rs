@@ -243,10 +243,6 @@ impl Conn {
         Conn::wrap(TcpStream::from(fd))
     }
 
-    fn open(port: u16) -> Conn {
-        Conn::wrap(TcpStream::connect(("127.0.0.1", port)).unwrap())
-    }
-
     fn wrap(s: TcpStream) -> Conn {
         s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         let mut c = Conn {
