@@ -135,9 +135,15 @@ pub fn switch(sess: &mut Session, a: &Account, hook: &str) -> Result<(), Failure
     if !hook.is_empty() && sess.cfg.run_hook(hook, &[]) != 0 {
         return Err(Failure::Temp(msg::PRESETUID));
     }
+    // `Bad group <name>`: a one-shot process ends right after, so the
+    // message may live as long as it does.
+    let gid = sess
+        .cfg
+        .switch_gid(a.gid)
+        .map_err(|m| Failure::Temp(Box::leak(m.into_boxed_str())))?;
     let (uid, gid) = (
         nix::unistd::Uid::from_raw(a.uid),
-        nix::unistd::Gid::from_raw(a.gid),
+        nix::unistd::Gid::from_raw(gid),
     );
     let same = nix::unistd::geteuid() == uid;
     if !same && crate::ids::drop_to(uid, gid).is_err() {
@@ -193,7 +199,7 @@ pub fn virtual_login(
     presetuid: &str,
 ) -> Result<Vec<u8>, Failure> {
     switch(sess, base, presetuid)?;
-    let table = Table::new(sess.cfg.password_table());
+    let table = sess.cfg.table();
     let e = match table.lookup(vname) {
         Ok(Lookup::Found(e)) if e.has_mailbox => e,
         _ => return Err(Failure::Login(msg::NO_VUSER)),

@@ -206,6 +206,44 @@ impl Config {
         PathBuf::from(OsString::from_vec(p))
     }
 
+    /// The hoster variant's switches (Hetzner's Debian package, README.md
+    /// "0.96.8 and the hoster variant"): not vmailmgr settings, so
+    /// showvconfig does not print them; unset = upstream behaviour.
+    ///
+    /// `setgid-group` (global directory only): checkvpw and vmailmgrd take
+    /// this group (e.g. `mail`) instead of the owner's.
+    pub fn setgid_group(&self) -> Option<Vec<u8>> {
+        Config::global().first_line("setgid-group").next()
+    }
+
+    /// `passwd-mode`: octal permissions of a written passwd.cdb (e.g.
+    /// `0640`); default and unparsable values: 0600.
+    pub fn passwd_mode(&self) -> u32 {
+        self.first_line("passwd-mode")
+            .next()
+            .and_then(|v| u32::from_str_radix(std::str::from_utf8(&v).ok()?, 8).ok())
+            .filter(|m| *m <= 0o777)
+            .unwrap_or(0o600)
+    }
+
+    /// The domain's table, with the configured mode.
+    pub fn table(&self) -> super::passwd::Table {
+        super::passwd::Table::new(self.password_table()).with_mode(self.passwd_mode())
+    }
+
+    /// The gid a switch to `owner_gid`'s account takes: `setgid-group`'s
+    /// when configured; `Err(message)` when that group does not exist.
+    pub fn switch_gid(&self, owner_gid: u32) -> Result<u32, String> {
+        let Some(g) = self.setgid_group() else {
+            return Ok(owner_gid);
+        };
+        let name = String::from_utf8_lossy(&g).into_owned();
+        match nix::unistd::Group::from_name(&name) {
+            Ok(Some(gr)) => Ok(gr.gid.as_raw()),
+            _ => Err(format!("Bad group {name}")),
+        }
+    }
+
     /// `qmail-root` as a path (honouring `QMAILRS_ROOT` for the default).
     pub fn qmail_root(&self) -> PathBuf {
         match self.first_line("qmail-root").next() {

@@ -305,17 +305,19 @@ pub fn dispatch(req: &Request) -> (Option<String>, Vec<Response>) {
     (line, r)
 }
 
-/// Become the base user (failures ignored, as in the reference).
-fn switch(a: &Account) -> Config {
+/// Become the base user (failures ignored, as in the reference); only a
+/// configured `setgid-group` that does not exist is refused.
+fn switch(a: &Account) -> Result<Config, Response> {
+    let gid = Config::global().switch_gid(a.gid).map_err(Response::err)?;
     let (uid, gid) = (
         nix::unistd::Uid::from_raw(a.uid),
-        nix::unistd::Gid::from_raw(a.gid),
+        nix::unistd::Gid::from_raw(gid),
     );
     if nix::unistd::geteuid() != uid {
         let _ = crate::ids::drop_to(uid, gid);
     }
     let _ = std::env::set_current_dir(&a.home);
-    Config::domain(&a.home)
+    Ok(Config::domain(&a.home))
 }
 
 /// The result of §3.1.
@@ -341,8 +343,8 @@ fn find(full: &[u8], pass: &[u8], must_exist: bool, user_pass: bool) -> Result<F
     if vname.is_empty() {
         return Err(Response::err("User name does not refer to a virtual user"));
     }
-    let cfg = switch(&base);
-    let table = Table::new(cfg.password_table());
+    let cfg = switch(&base)?;
+    let table = cfg.table();
     let entry = if must_exist {
         let Ok(Some(e)) = table.get(&vname) else {
             return Err(Response::err("Invalid or unknown virtual user"));
@@ -377,8 +379,11 @@ fn check(args: &[Vec<u8>]) -> Response {
             bad()
         };
     }
-    let cfg = switch(&base);
-    match Table::new(cfg.password_table()).get(&vname) {
+    let cfg = match switch(&base) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match cfg.table().get(&vname) {
         Ok(Some(e)) if crypt::verify(&args[1], &e.pass) => Response::ok(""),
         Ok(Some(_)) => bad(),
         _ => Response::err("Invalid or unknown virtual user"),
@@ -416,7 +421,10 @@ fn listdomain(qroot: &Path, args: &[Vec<u8>]) -> Vec<Response> {
     if !crypt::verify(&args[1], &base.hash) {
         return vec![Response::err("Invalid or incorrect password")];
     }
-    let cfg = switch(&base);
+    let cfg = match switch(&base) {
+        Ok(c) => c,
+        Err(r) => return vec![r],
+    };
     let Ok(bytes) = std::fs::read(cfg.password_table()) else {
         return vec![Response::err("Base user has no virtual password table")];
     };

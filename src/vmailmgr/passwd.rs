@@ -10,7 +10,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::cdb::{CdbError, Hash, Reader, Writer};
@@ -68,6 +68,7 @@ pub type Record = (Vec<u8>, VpwEntry);
 #[derive(Debug, Clone)]
 pub struct Table {
     path: PathBuf,
+    mode: u32,
 }
 
 /// The edit applied while copying the records.
@@ -79,7 +80,16 @@ enum Edit<'a> {
 
 impl Table {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Table { path: path.into() }
+        Table {
+            path: path.into(),
+            mode: 0o600,
+        }
+    }
+
+    /// The permissions new tables get (0600; the hoster variant's 0640).
+    pub fn with_mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -222,7 +232,8 @@ impl Table {
             .open(&tmp)
             .map_err(TableError::Write)?;
         let r = f
-            .write_all(&bytes)
+            .set_permissions(std::fs::Permissions::from_mode(self.mode))
+            .and_then(|()| f.write_all(&bytes))
             .and_then(|()| f.sync_all())
             .and_then(|()| std::fs::rename(&tmp, &self.path));
         if let Err(e) = r {

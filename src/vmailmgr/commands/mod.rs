@@ -54,7 +54,7 @@ impl Ctx {
     pub fn enter(prog: &'static str, opts: Parsed) -> Result<Ctx, i32> {
         let home = home(prog)?;
         let cfg = Config::domain(&home);
-        let table = Table::new(cfg.password_table());
+        let table = cfg.table();
         Ok(Ctx {
             prog,
             quiet: opts.has("quiet"),
