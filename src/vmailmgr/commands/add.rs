@@ -5,7 +5,7 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 
-use super::{arg, err, out, s, stdin_lines, words, Ctx, QUIET};
+use super::{arg, err, out, quiet_tool, s, user_lines, Ctx, QUIET};
 use crate::vmailmgr::cli::{flag, value, Kind, Opt, Spec};
 use crate::vmailmgr::domain::{self, new_entry, now, relative_expiry, userdir};
 use crate::vmailmgr::passwd::lower;
@@ -14,16 +14,13 @@ use crate::vmailmgr::vpwentry::UNLIMITED;
 /// The compiled-in `.qmail-default` line.
 pub const QMAIL_DEFAULT: &[u8] = b"|/usr/bin/vdeliver\n";
 
-const VSETUP_OPTS: &[Opt] = &[QUIET];
-pub const VSETUP: Spec = Spec {
-    prog: "vsetup",
-    args_usage: "",
-    prefix: "Sets up a virtual domain for its first use\n",
-    suffix: "",
-    opts: VSETUP_OPTS,
-    min_args: 0,
-    max_args: Some(0),
-};
+pub const VSETUP: Spec = quiet_tool(
+    "vsetup",
+    "",
+    "Sets up a virtual domain for its first use\n",
+    0,
+    Some(0),
+);
 
 /// vsetup.
 pub fn vsetup(argv: &[OsString]) -> i32 {
@@ -308,16 +305,13 @@ pub fn vaddalias(argv: &[OsString]) -> i32 {
     vadduser(&v)
 }
 
-const VADDUSERS_OPTS: &[Opt] = &[QUIET];
-pub const VADDUSERS: Spec = Spec {
-    prog: "vaddusers",
-    args_usage: "",
-    prefix: "Add users to a virtual domain\n",
-    suffix: "",
-    opts: VADDUSERS_OPTS,
-    min_args: 0,
-    max_args: Some(0),
-};
+pub const VADDUSERS: Spec = quiet_tool(
+    "vaddusers",
+    "",
+    "Add users to a virtual domain\n",
+    0,
+    Some(0),
+);
 
 /// vaddusers: `user password [alias ...]` lines on stdin. The original
 /// crashes on the first alias (empty directory); this is the intended
@@ -327,38 +321,26 @@ pub fn vaddusers(argv: &[OsString]) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let mut errors = 0;
-    for line in stdin_lines() {
-        let w = words(&line);
-        if w.len() < 2 {
-            ctx.warn(format!(
-                "vaddusers: invalid line, ignoring:\n  {}\n",
-                s(&line)
-            ));
-            errors += 1;
-            continue;
-        }
-        let user = lower(w[0]);
-        if ctx.table.exists(&user).unwrap_or(false) {
+    user_lines(&ctx, |user, w| {
+        let mut errors = 0;
+        if ctx.table.exists(user).unwrap_or(false) {
             ctx.warn(format!(
                 "vaddusers: error: user '{}' already exists, skipping.\n",
-                s(&user)
+                s(user)
             ));
-            errors += 1;
-            continue;
+            return 1;
         }
         let hash = crate::crypt::hash_new(w[1]).into_bytes();
-        let e = new_entry(&ctx.cfg, &hash, &userdir(&ctx.cfg, &user), true, now());
-        let r = domain::set(&ctx.table, &user, &e, true);
+        let e = new_entry(&ctx.cfg, &hash, &userdir(&ctx.cfg, user), true, now());
+        let r = domain::set(&ctx.table, user, &e, true);
         if !r.is_ok() {
             ctx.warn(format!(
                 "vaddusers: error adding the virtual user, skipping aliases:\n  {}\n",
                 r.text()
             ));
-            errors += 1;
-            continue;
+            return 1;
         }
-        ctx.say(format!("added user '{}'", s(&user)));
+        ctx.say(format!("added user '{}'", s(user)));
         for a in &w[2..] {
             let alias = lower(a);
             if ctx.table.exists(&alias).unwrap_or(false) {
@@ -371,7 +353,7 @@ pub fn vaddusers(argv: &[OsString]) -> i32 {
                 continue;
             }
             let mut ae = new_entry(&ctx.cfg, b"*", b"", false, now());
-            ae.forwards = vec![user.clone()];
+            ae.forwards = vec![user.to_vec()];
             let r = domain::set(&ctx.table, &alias, &ae, true);
             if !r.is_ok() {
                 out("\n");
@@ -385,10 +367,6 @@ pub fn vaddusers(argv: &[OsString]) -> i32 {
             ctx.say(format!(", alias '{}'", s(&alias)));
         }
         ctx.say("\n");
-    }
-    if errors > 0 {
-        ctx.warn(format!("vaddusers: {errors} errors were encountered.\n"));
-        return 1;
-    }
-    0
+        errors
+    })
 }

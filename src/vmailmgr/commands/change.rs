@@ -2,7 +2,7 @@
 
 use std::ffi::OsString;
 
-use super::{arg, err, s, stdin_lines, words, Ctx, QUIET};
+use super::{arg, err, quiet_tool, s, user_lines, Ctx, QUIET};
 use crate::vmailmgr::cli::{flag, Opt, Spec};
 use crate::vmailmgr::domain::{self, Attr};
 use crate::vmailmgr::passwd::lower;
@@ -59,16 +59,13 @@ pub fn vdeluser(argv: &[OsString]) -> i32 {
     0
 }
 
-const QUIET_ONLY: &[Opt] = &[QUIET];
-pub const VPASSWD: Spec = Spec {
-    prog: "vpasswd",
-    args_usage: "USERNAME",
-    prefix: "Changes the password for an individual virtual user\n",
-    suffix: "",
-    opts: QUIET_ONLY,
-    min_args: 1,
-    max_args: Some(1),
-};
+pub const VPASSWD: Spec = quiet_tool(
+    "vpasswd",
+    "USERNAME",
+    "Changes the password for an individual virtual user\n",
+    1,
+    Some(1),
+);
 
 /// vpasswd.
 pub fn vpasswd(argv: &[OsString]) -> i32 {
@@ -96,15 +93,13 @@ pub fn vpasswd(argv: &[OsString]) -> i32 {
     0
 }
 
-pub const VPASSWDS: Spec = Spec {
-    prog: "vpasswds",
-    args_usage: "",
-    prefix: "Changes the passwords for a list of virtual users\n",
-    suffix: "",
-    opts: QUIET_ONLY,
-    min_args: 0,
-    max_args: Some(0),
-};
+pub const VPASSWDS: Spec = quiet_tool(
+    "vpasswds",
+    "",
+    "Changes the passwords for a list of virtual users\n",
+    0,
+    Some(0),
+);
 
 /// vpasswds: `user password` lines on stdin.
 pub fn vpasswds(argv: &[OsString]) -> i32 {
@@ -112,38 +107,23 @@ pub fn vpasswds(argv: &[OsString]) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let mut errors = 0;
-    for line in stdin_lines() {
-        let w = words(&line);
-        if w.len() < 2 {
-            ctx.warn(format!(
-                "vpasswds: invalid line, ignoring:\n  {}\n",
-                s(&line)
-            ));
-            errors += 1;
-            continue;
-        }
-        let user = lower(w[0]);
-        let r = domain::chattr(&ctx.table, &user, Some(Attr::Password), w[1]);
+    user_lines(&ctx, |user, w| {
+        let r = domain::chattr(&ctx.table, user, Some(Attr::Password), w[1]);
         if r.is_ok() {
             ctx.say(format!(
                 "vpasswds: password for user '{}' successfully changed.\n",
-                s(&user)
+                s(user)
             ));
+            0
         } else {
             ctx.warn(format!(
                 "vpasswds: error changing the password for user '{}':\n  {}\n",
-                s(&user),
+                s(user),
                 r.text()
             ));
-            errors += 1;
+            1
         }
-    }
-    if errors > 0 {
-        ctx.warn(format!("vpasswds: {errors} errors were encountered.\n"));
-        return 1;
-    }
-    0
+    })
 }
 
 const VCHATTR_OPTS: &[Opt] = &[
@@ -251,7 +231,7 @@ pub const VCHFORWARDS: Spec = Spec {
     args_usage: "USERNAME [DESTINATION1 ...]",
     prefix: "Change virtual user forwarding addresses.\n",
     suffix: "If no forwarding addresses are given, forwarding is disabled.\n",
-    opts: QUIET_ONLY,
+    opts: super::QUIET_ONLY,
     min_args: 1,
     max_args: None,
 };

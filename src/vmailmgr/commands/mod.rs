@@ -186,3 +186,49 @@ pub const QUIET: cli::Opt = cli::flag(
     "1",
     "Suppress all status messages",
 );
+
+/// The options of the tools that take only `--quiet`.
+pub const QUIET_ONLY: &[cli::Opt] = &[QUIET];
+
+/// A tool with only `--quiet` (vsetup, vaddusers, vpasswd, vpasswds,
+/// vchforwards, dumpvuser).
+pub const fn quiet_tool(
+    prog: &'static str,
+    args_usage: &'static str,
+    prefix: &'static str,
+    min_args: usize,
+    max_args: Option<usize>,
+) -> Spec {
+    Spec {
+        prog,
+        args_usage,
+        prefix,
+        suffix: "",
+        opts: QUIET_ONLY,
+        min_args,
+        max_args,
+    }
+}
+
+/// The `user password ...` line loop of vaddusers and vpasswds: a line
+/// with fewer than two words is reported and counted; `each` handles the
+/// lower-cased user and all words and returns its error count; at the end
+/// `<prog>: N errors were encountered.` and exit 1, else exit 0.
+pub fn user_lines(ctx: &Ctx, mut each: impl FnMut(&[u8], &[&[u8]]) -> usize) -> i32 {
+    let prog = ctx.prog;
+    let mut errors = 0;
+    for line in stdin_lines() {
+        let w = words(&line);
+        if w.len() < 2 {
+            ctx.warn(format!("{prog}: invalid line, ignoring:\n  {}\n", s(&line)));
+            errors += 1;
+            continue;
+        }
+        errors += each(&super::passwd::lower(w[0]), &w);
+    }
+    if errors > 0 {
+        ctx.warn(format!("{prog}: {errors} errors were encountered.\n"));
+        return 1;
+    }
+    0
+}

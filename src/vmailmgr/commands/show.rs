@@ -92,16 +92,13 @@ pub fn listvdomain(argv: &[OsString]) -> i32 {
     }
 }
 
-const QUIET_ONLY: &[Opt] = &[QUIET];
-pub const DUMPVUSER: Spec = Spec {
-    prog: "dumpvuser",
-    args_usage: "account",
-    prefix: "Dump all of a vmailmgr account's data\n",
-    suffix: "",
-    opts: QUIET_ONLY,
-    min_args: 1,
-    max_args: Some(1),
-};
+pub const DUMPVUSER: Spec = super::quiet_tool(
+    "dumpvuser",
+    "account",
+    "Dump all of a vmailmgr account's data\n",
+    1,
+    Some(1),
+);
 
 fn na(n: u32) -> String {
     if n == UNLIMITED {
