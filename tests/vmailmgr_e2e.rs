@@ -750,3 +750,65 @@ fn vmailmgrd_requests() {
     );
     assert!(log.starts_with("[PID] Accepted connection\n[PID] Request: check"));
 }
+
+/// The issue's bad-input list, the cases not covered above: names with
+/// invalid characters get the original's refusal; `..` stays inside
+/// users/; a NUL through vmailmgrd is refused without a crash; empty
+/// passwords and empty user parts never log in. See: issue 6.
+#[test]
+fn issue_6_bad_names_and_logins() {
+    let d = Dom::new();
+    d.run("vsetup", &[], b"", &[]);
+    d.run("vadduser", &["alice"], b"alicepw\n", &[]);
+    for name in ["a/b", "a:b", "a b", "../evil", "/abs"] {
+        let r = d.run("vadduser", &["-P", "--", name], b"", &[]);
+        assert_eq!(
+            (r.err.as_str(), r.code),
+            (
+                "vadduser: error adding the virtual user:\n  Virtual user or alias name contains invalid characters\n",
+                1
+            ),
+            "{name}"
+        );
+    }
+    let r = d.run("vadduser", &["-P", ".."], b"", &[]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    let dump = d.run("dumpvuser", &[".."], b"", &[]).out;
+    assert!(dump.contains("Directory: ./users/::\n"), "{dump}");
+    assert!(d.home.join("users/::/new").is_dir());
+    // NUL in a name, through the daemon: an error response, no crash.
+    let mut c = d.cmd("vmailmgrd", &[], &[]);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&request(
+            "adduser3",
+            &["example.com", "a\0b", "secret", "pw", "", "yes"],
+        ))
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let r = responses(&o.stdout);
+    assert_eq!(r.len(), 1);
+    assert_ne!(r[0].0, 0, "{:?}", String::from_utf8_lossy(&r[0].1));
+    // Logins: empty password, empty user, leading separator, unknown domain.
+    for data in [
+        &b"alice@example.com\0\0"[..],
+        b"@example.com\0alicepw\0",
+        b":example.com\0alicepw\0",
+        b"alice@\0alicepw\0",
+        b"\0alicepw\0",
+    ] {
+        assert_eq!(d.login(data, &["/bin/true", "x"]).code, 1, "{data:?}");
+    }
+    assert_eq!(
+        d.login(b"alice@example.com\0alicepw\0", &["/bin/true", "x"])
+            .code,
+        0
+    );
+}
