@@ -242,8 +242,14 @@ fn virtual_domain(qmail: &Path, d: &[u8], prefix: &[u8], keys: &mut BTreeSet<Vec
 /// Build and install `control/validrcptto.cdb`; returns the key count.
 pub fn rebuild(qmail: &Path) -> Result<usize, GenError> {
     let keys = collect(qmail)?;
+    install(qmail, &keys)?;
+    Ok(keys.len())
+}
+
+/// Write `keys` as `control/validrcptto.cdb` (tmp, fsync, rename).
+fn install(qmail: &Path, keys: &BTreeSet<Vec<u8>>) -> Result<(), GenError> {
     let mut w = Writer::new();
-    for k in &keys {
+    for k in keys {
         w.add(k, b"")
             .map_err(|e| GenError::Io(qmail.into(), std::io::Error::other(e.to_string())))?;
     }
@@ -252,8 +258,38 @@ pub fn rebuild(qmail: &Path) -> Result<usize, GenError> {
         .map_err(|e| GenError::Io(qmail.into(), std::io::Error::other(e.to_string())))?;
     let dest = qmail.join("control/validrcptto.cdb");
     let tmp = qmail.join("control/validrcptto.cdb.tmp");
-    crate::cdb::write_atomic(&dest, &tmp, &bytes).map_err(|e| GenError::Io(dest, e))?;
-    Ok(keys.len())
+    crate::cdb::write_atomic(&dest, &tmp, &bytes).map_err(|e| GenError::Io(dest, e))
+}
+
+/// The opt-in instant mode (`mkvalidrcptto -w`): re-collect every
+/// `interval` and install the cdb whenever the address set changed, so a
+/// new vmailmgr user, alias or `.qmail` file is accepted within the
+/// interval. Runs until an error it cannot recover from (an unhandled
+/// domain is reported once and retried).
+pub fn watch(qmail: &Path, interval: std::time::Duration) -> GenError {
+    let mut last: Option<BTreeSet<Vec<u8>>> = None;
+    let mut reported = false;
+    loop {
+        match collect(qmail) {
+            Ok(keys) => {
+                reported = false;
+                if last.as_ref() != Some(&keys) {
+                    if let Err(e) = install(qmail, &keys) {
+                        return e;
+                    }
+                    last = Some(keys);
+                }
+            }
+            Err(e @ GenError::Unhandled(_)) => {
+                if !reported {
+                    eprintln!("mkvalidrcptto: {e}");
+                    reported = true;
+                }
+            }
+            Err(e) => return e,
+        }
+        std::thread::sleep(interval);
+    }
 }
 
 /// Opt-in rebuild after a change by vadduser/vdeluser/vaddalias: runs the

@@ -812,3 +812,57 @@ fn issue_6_bad_names_and_logins() {
         0
     );
 }
+
+/// The opt-in instant mode: `mkvalidrcptto -w` picks up vadduser,
+/// vaddalias and a new `.qmail` file within a second.
+#[test]
+fn mkvalidrcptto_watch_mode() {
+    let d = Dom::new();
+    d.run("vsetup", &[], b"", &[]);
+    let mut w = d.cmd("mkvalidrcptto", &["-w", "100"], &[]);
+    let mut child = w
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let cdb = d.root.join("var/qmail/control/validrcptto.cdb");
+    let has = |k: &str| {
+        std::fs::read(&cdb).ok().is_some_and(|b| {
+            qmail::cdb::Reader::new(&b[..])
+                .and_then(|r| r.contains(k.as_bytes()))
+                .unwrap_or(false)
+        })
+    };
+    let within_a_second = |k: &str| {
+        let t = std::time::Instant::now();
+        while t.elapsed() < std::time::Duration::from_millis(1000) {
+            if has(k) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    };
+    let r = || {
+        assert!(within_a_second("postmaster@example.com"));
+        d.run("vadduser", &["-P", "newbox"], b"", &[]);
+        assert!(within_a_second("newbox@example.com"));
+        d.run("vaddalias", &["sales", "newbox"], b"", &[]);
+        assert!(within_a_second("sales@example.com"));
+        std::fs::write(d.home.join(".qmail-list"), "&x@y\n").unwrap();
+        assert!(within_a_second("list@example.com"));
+        d.run("vdeluser", &["sales"], b"", &[]);
+        let t = std::time::Instant::now();
+        while has("sales@example.com") && t.elapsed() < std::time::Duration::from_secs(1) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(!has("sales@example.com"));
+    };
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(r));
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(e) = res {
+        std::panic::resume_unwind(e);
+    }
+}

@@ -10,6 +10,12 @@
 //! Control files: rcpthosts, morercpthosts.cdb, locals (or me), virtualdomains,
 //! smtproutes, users/assign; `/etc/passwd`; each owner's `~/.vmailmgr`.
 //!
+//! `mkvalidrcptto -w [MILLISECONDS]` (opt-in instant mode, beyond the
+//! original): stays running, re-reads everything every MILLISECONDS
+//! (default 250) and replaces the cdb as soon as the address set changes,
+//! so users added with vadduser/vaddalias and new `.qmail` files are
+//! accepted within a second instead of at the next cron run.
+//!
 //! Exit codes: 0 written; 1 a domain in rcpthosts is handled by nothing
 //! (nothing written); 111 the cdb could not be written.
 
@@ -17,6 +23,13 @@ use std::io::Write;
 
 fn main() {
     let qmail = qmail::root::qmail_home();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("-w") {
+        let ms = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(250);
+        let e = qmail::validrcptto_gen::watch(&qmail, std::time::Duration::from_millis(ms));
+        let _ = writeln!(std::io::stderr(), "mkvalidrcptto: fatal: {e}");
+        std::process::exit(111);
+    }
     match qmail::validrcptto_gen::rebuild(&qmail) {
         Ok(_) => std::process::exit(0),
         Err(e @ qmail::validrcptto_gen::GenError::Unhandled(_)) => {
