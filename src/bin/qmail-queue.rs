@@ -19,7 +19,7 @@
 //!
 //! # Environment (ordinary, non-set-uid runs only: tests and the demo)
 //! `QMAILRS_ROOT` (install root), `QMAILRS_QUEUE_SYNC=syncfs` (one
-//! syncfs barrier instead of three concurrent fsyncs; see `SyncMode`), `QMAILRS_QUEUE_CRASH_AT=STEP`
+//! syncfs barrier instead of two concurrent fsyncs; see `SyncMode`), `QMAILRS_QUEUE_CRASH_AT=STEP`
 //! (SIGKILL itself after STEP, e.g. `intd-written`, for crash tests).
 //!
 //! # Exit codes
