@@ -32,6 +32,8 @@ pub const SLEEP_CLEANUP: i64 = 76431;
 pub const OSSIFIED: i64 = 129_600;
 /// Channel skips of the retry schedule.
 pub const CHANSKIP: [i64; 2] = [10, 20];
+/// Most todo entries preprocessed under one durability barrier.
+pub const TODO_BATCH: usize = 64;
 /// Longest report kept.
 pub const REPORT_MAX: usize = 10000;
 
@@ -247,25 +249,47 @@ impl Send {
         }
     }
 
-    fn do_todo(&mut self, id: u64) {
-        let out = todo::preprocess(&self.q, &self.cfg.rules, id);
-        for l in &out.log {
-            let _ = self.io.log.write_all(l);
-        }
-        let Some(chans) = out.channels else { return };
-        if !self.clean(&format!("todo/{id}")) {
-            let l = log::warning(&format!("qmail-clean unable to clean up todo/{id}"));
-            self.log(&l);
-            return;
-        }
-        let t = now();
-        for (c, &has) in chans.iter().enumerate() {
-            if has {
-                self.pq[c].push(Reverse((t, id)));
+    /// Preprocess up to [`TODO_BATCH`] todo entries, make the results
+    /// durable with one barrier, then have qmail-clean remove them.
+    fn do_todo(&mut self) {
+        let mut ready = Vec::new();
+        while ready.len() < TODO_BATCH {
+            let Some(id) = self.todo_list.pop_front() else {
+                break;
+            };
+            let out = todo::preprocess(&self.q, &self.cfg.rules, id);
+            for l in &out.log {
+                let _ = self.io.log.write_all(l);
+            }
+            if let Some(chans) = out.channels {
+                ready.push((id, chans));
             }
         }
-        if !chans[0] && !chans[1] {
-            self.done.push(Reverse((t, id)));
+        if ready.is_empty() {
+            return;
+        }
+        if todo::barrier(&self.q).is_err() {
+            for (id, _) in ready {
+                let l = log::warning(&format!("trouble fsyncing {}", self.name("info", id)));
+                self.log(&l);
+            }
+            return;
+        }
+        for (id, chans) in ready {
+            if !self.clean(&format!("todo/{id}")) {
+                let l = log::warning(&format!("qmail-clean unable to clean up todo/{id}"));
+                self.log(&l);
+                continue;
+            }
+            let t = now();
+            for (c, &has) in chans.iter().enumerate() {
+                if has {
+                    self.pq[c].push(Reverse((t, id)));
+                }
+            }
+            if !chans[0] && !chans[1] {
+                self.done.push(Reverse((t, id)));
+            }
         }
     }
 
@@ -607,8 +631,8 @@ impl Send {
             if t >= self.next_todo {
                 self.scan_todo();
             }
-            if let Some(id) = self.todo_list.pop_front() {
-                self.do_todo(id);
+            if !self.todo_list.is_empty() {
+                self.do_todo();
                 busy = true;
             }
         }
