@@ -1,0 +1,121 @@
+# SMTP ingest (issue #5): messages/s that Postfix's smtp-source gets
+# accepted at 1, 10 and 50 concurrent sessions, one message per
+# connection, by qmail-rs and by Debian's Postfix in the same run.
+#
+# qmail-rs: our tcpserver (-R, remote host lookups on, -x rules.cdb,
+# -c 100) running qmail-smtpd, which runs qmail-queue (fsync barriers, the
+# default) in a temporary root made by bench_qmail_tree, single-user mode
+# (everything as the invoking user). Postfix: a private instance (see
+# scripts/bench.lib/postfix.sh) with smtpd on another 127.0.0.1 port.
+#
+# Fairness: both accept into their durable queue and stop there, and the
+# reply to DATA comes only after the queue file is fsynced. qmail-send is
+# not running, so messages stay in todo/ (after qmail-queue's fsyncs);
+# Postfix puts every message on hold (smtpd_client_restrictions =
+# static:HOLD: cleanup fsyncs the file and renames it into hold/, and qmgr
+# never sees it). The queues are emptied between runs. Both log: tcpserver
+# -v and qmail-smtpd to a file, Postfix to its maillog_file.
+#
+# Knobs: BENCH_SMTP_N messages per run (1000), BENCH_SMTP_RUNS runs per
+# point (3, the median is reported), BENCH_SMTP_SESSIONS ("1 10 50"),
+# BENCH_SMTP_SIZE payload bytes (3000).
+
+bench_need_root "Postfix's master needs root"
+bench_need smtp-source postfix
+bench_need postfix postfix
+bench_need postsuper postfix
+# shellcheck source=../bench.lib/postfix.sh
+source scripts/bench.lib/postfix.sh
+
+smtp_n=${BENCH_SMTP_N:-1000}
+smtp_runs=${BENCH_SMTP_RUNS:-3}
+smtp_sessions=${BENCH_SMTP_SESSIONS:-1 10 50}
+smtp_size=${BENCH_SMTP_SIZE:-3000}
+
+# qmail-rs behind our tcpserver.
+smtp_root=$BENCH_TMP/smtp-qmail
+bench_qmail_tree "$smtp_root"
+smtp_home=$smtp_root/var/qmail
+echo bench.example > "$smtp_home/control/me"
+echo bench.example > "$smtp_home/control/rcpthosts"
+printf '127.:allow\n:allow\n' |
+  "$BENCH_BIN/tcprules" "$smtp_home/control/tcp.smtp.cdb" "$smtp_home/control/tcp.smtp.tmp"
+smtp_qport=$(bench_free_port)
+env QMAILRS_ROOT="$smtp_root" QMAILRS_SINGLE_USER=1 \
+  "$BENCH_BIN/tcpserver" -v -R -l bench.example -c 100 -x "$smtp_home/control/tcp.smtp.cdb" \
+  127.0.0.1 "$smtp_qport" "$smtp_home/bin/qmail-smtpd" 2> "$smtp_root/log" &
+smtp_qpid=$!
+bench_atexit "kill $smtp_qpid 2>/dev/null; wait $smtp_qpid 2>/dev/null"
+
+# Postfix, holding everything it accepts.
+smtp_pf=$BENCH_TMP/smtp-postfix
+smtp_pport=$(bench_free_port)
+bench_postfix_setup "$smtp_pf" "$smtp_pport" \
+  'mydestination = bench.example' \
+  'local_recipient_maps =' \
+  'smtpd_client_restrictions = check_client_access static:HOLD'
+bench_atexit "bench_postfix_stop '$smtp_pf'"
+bench_postfix_start "$smtp_pf"
+
+# smtp_wait PORT: until something listens on 127.0.0.1:PORT (10 s).
+smtp_wait() {
+  local i
+  for i in $(seq 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return; fi
+    sleep 0.1
+  done
+  echo "bench: smtp: nothing listens on 127.0.0.1:$1" >&2
+  exit 1
+}
+smtp_wait "$smtp_qport"
+smtp_wait "$smtp_pport"
+
+# smtp_queued WHICH: messages in the durable queue now.
+smtp_queued() {
+  case $1 in
+    qmail) find "$smtp_home/queue/todo" -type f | wc -l ;;
+    postfix) find "$smtp_pf/spool/hold" -type f | wc -l ;;
+  esac
+}
+smtp_empty() {
+  case $1 in
+    qmail) find "$smtp_home/queue"/{mess,info,intd,todo} -type f -delete ;;
+    postfix) postsuper -c "$smtp_pf/etc" -d ALL 2>/dev/null ;;
+  esac
+}
+smtp_port() { if [ "$1" = qmail ]; then echo "$smtp_qport"; else echo "$smtp_pport"; fi; }
+
+# smtp_run WHICH SESSIONS COUNT: one smtp-source run; prints msg/s.
+smtp_run() {
+  local t0 t1 got
+  t0=$(bench_now)
+  smtp-source -s "$2" -m "$3" -l "$smtp_size" -M bench.example \
+    -f sender@bench.example -t rcpt@bench.example "127.0.0.1:$(smtp_port "$1")" >&2 ||
+    { echo "bench: smtp: smtp-source against $1 failed" >&2; exit 1; }
+  t1=$(bench_now)
+  got=$(smtp_queued "$1")
+  if [ "$got" != "$3" ]; then
+    echo "bench: smtp: $1 queued $got of $3 messages" >&2
+    exit 1
+  fi
+  smtp_empty "$1"
+  bench_rate "$3" "$t0" "$t1"
+}
+
+echo "after queueing: qmail-send not running (todo/), Postfix holds (hold/); fsync on"
+echo "$smtp_n messages of $smtp_size bytes per run, one per connection, median of $smtp_runs runs"
+for mta in qmail postfix; do
+  smtp_run "$mta" 10 100 > /dev/null # warm-up
+done
+for s in $smtp_sessions; do
+  q=() p=()
+  for _ in $(seq "$smtp_runs"); do
+    q+=("$(smtp_run qmail "$s" "$smtp_n")")
+    p+=("$(smtp_run postfix "$s" "$smtp_n")")
+  done
+  qm=$(bench_median "${q[@]}")
+  pm=$(bench_median "${p[@]}")
+  bench_report "qmail-rs, $s sessions (runs: ${q[*]})" "$qm" "msg/s"
+  bench_report "Postfix, $s sessions (runs: ${p[*]})" "$pm" "msg/s"
+  bench_report "qmail-rs / Postfix, $s sessions" "$(bench_ratio "$qm" "$pm")" "x (target 1.3 at 10, 50)"
+done
