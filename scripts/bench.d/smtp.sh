@@ -3,7 +3,8 @@
 # connection, by qmail-rs and by Debian's Postfix in the same run.
 #
 # qmail-rs: our tcpserver (-R, remote host lookups on, -x rules.cdb,
-# -c 100) running qmail-smtpd, which runs qmail-queue (fsync barriers, the
+# -c 100, -b 100: the listen backlog Postfix's master uses; the default
+# 20 drops SYNs at 50 sessions and the clients wait 1 s to retry) running qmail-smtpd, which runs qmail-queue (fsync barriers, the
 # default) in a temporary root made by bench_qmail_tree, single-user mode
 # (everything as the invoking user). Postfix: a private instance (see
 # scripts/bench.lib/postfix.sh) with smtpd on another 127.0.0.1 port.
@@ -42,7 +43,7 @@ printf '127.:allow\n:allow\n' |
   "$BENCH_BIN/tcprules" "$smtp_home/control/tcp.smtp.cdb" "$smtp_home/control/tcp.smtp.tmp"
 smtp_qport=$(bench_free_port)
 env QMAILRS_ROOT="$smtp_root" QMAILRS_SINGLE_USER=1 \
-  "$BENCH_BIN/tcpserver" -v -R -l bench.example -c 100 -x "$smtp_home/control/tcp.smtp.cdb" \
+  "$BENCH_BIN/tcpserver" -v -R -l bench.example -c 100 -b 100 -x "$smtp_home/control/tcp.smtp.cdb" \
   127.0.0.1 "$smtp_qport" "$smtp_home/bin/qmail-smtpd" 2> "$smtp_root/log" &
 smtp_qpid=$!
 bench_atexit "kill $smtp_qpid 2>/dev/null; wait $smtp_qpid 2>/dev/null"
