@@ -21,6 +21,9 @@
 //! # See also
 //! datemail, sendmail.
 
+#[path = "shared/localtime.rs"]
+mod localtime;
+use localtime::local_offset;
 use std::io::{self, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
@@ -28,20 +31,6 @@ use std::process::{Command, Stdio};
 fn fatal(msg: &str) -> ! {
     eprintln!("predate: fatal: {msg}");
     std::process::exit(111)
-}
-
-/// Seconds east of UTC of the local zone at `t`.
-fn local_offset(t: i64) -> i64 {
-    let tt = t as libc::time_t;
-    // SAFETY: localtime_r writes only into `tm`, which we own; the
-    // pointers are valid for the duration of the call.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::localtime_r(&tt, &mut tm) };
-    if r.is_null() {
-        0
-    } else {
-        tm.tm_gmtoff
-    }
 }
 
 fn main() {

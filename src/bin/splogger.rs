@@ -24,6 +24,9 @@
 //! # Exit codes
 //! 0 at end of input.
 
+#[path = "shared/localtime.rs"]
+mod localtime;
+use localtime::local_offset;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::PathBuf;
@@ -33,20 +36,6 @@ use qmail::date::DateTime;
 use qmail::send::splogger;
 
 const LOG_MAIL: u32 = 2 << 3;
-
-/// Seconds east of UTC of the local zone at `t`.
-fn local_offset(t: i64) -> i64 {
-    let tt = t as libc::time_t;
-    // SAFETY: localtime_r writes only into `tm`, which we own; the
-    // pointers are valid for the duration of the call.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::localtime_r(&tt, &mut tm) };
-    if r.is_null() {
-        0
-    } else {
-        tm.tm_gmtoff
-    }
-}
 
 /// The connection to the syslog daemon, as glibc keeps it.
 enum Log {
