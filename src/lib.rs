@@ -26,6 +26,7 @@ pub mod inject;
 pub mod local;
 pub mod maildir;
 pub mod netstring;
+pub mod pop3;
 pub mod qmqp;
 pub mod qmtp;
 pub mod queue;

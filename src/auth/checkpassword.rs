@@ -12,7 +12,7 @@
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::checkpassword::Request;
@@ -55,6 +55,41 @@ pub fn request_bytes(req: &Request, with_challenge: bool) -> Vec<u8> {
 /// Run `args[0]` with `args[1..]`, send `data` on its fd 3, wait up to
 /// `limit`.
 pub fn check(args: &[OsString], data: &[u8], limit: Duration) -> Result<Verdict, CheckError> {
+    let mut child = match spawn(args, data)? {
+        Spawned::Running(c) => c,
+        Spawned::NotStarted => return Ok(Verdict::Refused),
+    };
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                return match status.code() {
+                    Some(0) => Ok(Verdict::Accepted),
+                    Some(_) => Ok(Verdict::Refused),
+                    None => Err(CheckError::Child),
+                }
+            }
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(CheckError::Child);
+            }
+            Err(_) => return Err(CheckError::Child),
+        }
+    }
+}
+
+/// A started checkpassword program, or one that could not be executed
+/// (the original's child then exits 1: a refusal).
+pub enum Spawned {
+    Running(Child),
+    NotStarted,
+}
+
+/// Start `args[0]` with `args[1..]` and fds 0/1/2 inherited, and hand it
+/// `data` on fd 3 (written whole, then closed). The caller waits.
+pub fn spawn(args: &[OsString], data: &[u8]) -> Result<Spawned, CheckError> {
     let Some((prog, rest)) = args.split_first() else {
         return Err(CheckError::Fork);
     };
@@ -93,12 +128,11 @@ pub fn check(args: &[OsString], data: &[u8], limit: Duration) -> Result<Verdict,
     }
     let mut child = match spawned {
         Ok(c) => c,
-        // The original's child exits 1 when exec fails: a refusal.
         Err(e)
             if e.kind() == std::io::ErrorKind::NotFound
                 || e.kind() == std::io::ErrorKind::PermissionDenied =>
         {
-            return Ok(Verdict::Refused)
+            return Ok(Spawned::NotStarted)
         }
         Err(_) => return Err(CheckError::Fork),
     };
@@ -111,23 +145,5 @@ pub fn check(args: &[OsString], data: &[u8], limit: Duration) -> Result<Verdict,
         let _ = child.wait();
         return Err(CheckError::Write);
     }
-    let deadline = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                return match status.code() {
-                    Some(0) => Ok(Verdict::Accepted),
-                    Some(_) => Ok(Verdict::Refused),
-                    None => Err(CheckError::Child),
-                }
-            }
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(CheckError::Child);
-            }
-            Err(_) => return Err(CheckError::Child),
-        }
-    }
+    Ok(Spawned::Running(child))
 }

@@ -9,7 +9,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,6 +84,8 @@ pub struct Conn {
     out: Vec<u8>,
     /// A write already failed; the next flush reports it.
     broken: bool,
+    /// Most bytes taken from the descriptor per read.
+    chunk: usize,
 }
 
 impl Conn {
@@ -96,12 +98,38 @@ impl Conn {
             inpos: 0,
             out: Vec::with_capacity(OUT_BUF),
             broken: false,
+            chunk: IN_CHUNK,
         }
+    }
+
+    /// Wrap duplicates of fd 0 and fd 1. The duplicates stay off fd 3,
+    /// which a checkpassword child gets: the low free numbers are held by
+    /// /dev/null while duplicating.
+    pub fn stdio(timeout: Duration) -> io::Result<Self> {
+        let mut placeholders = Vec::new();
+        while let Ok(f) = File::open("/dev/null") {
+            let fd = f.as_raw_fd();
+            placeholders.push(f);
+            if fd >= 3 {
+                break;
+            }
+        }
+        let rd = File::from(io::stdin().as_fd().try_clone_to_owned()?);
+        let wr = File::from(io::stdout().as_fd().try_clone_to_owned()?);
+        drop(placeholders);
+        Ok(Conn::new(rd, wr, timeout))
     }
 
     /// Change the per-read/-write timeout.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.fds.timeout = timeout;
+    }
+
+    /// Read at most `n` bytes at a time (at least 1). A program that hands
+    /// the descriptor to a child mid-session reads byte by byte, so that
+    /// no command the client sent ahead is left in its buffer.
+    pub fn set_read_chunk(&mut self, n: usize) {
+        self.chunk = n.clamp(1, IN_CHUNK);
     }
 
     /// Queue reply bytes; they leave when the buffer fills or on flush.
@@ -150,7 +178,10 @@ impl Conn {
         self.flush()?;
         let mut buf = [0u8; IN_CHUNK];
         let n = match self.tls.as_deref_mut() {
-            None => self.fds.read(&mut buf).map_err(|e| closed_or_timeout(&e))?,
+            None => self
+                .fds
+                .read(&mut buf[..self.chunk])
+                .map_err(|e| closed_or_timeout(&e))?,
             Some(tls) => loop {
                 match tls.reader().read(&mut buf) {
                     Ok(n) => break n,
