@@ -84,7 +84,9 @@ impl Context<'_> {
         let mut mbox = lock(f)?;
         let locked = matches!(mbox, Mbox::Locked(_));
         let f = mbox.file();
-        let pos = f.seek(SeekFrom::End(0)).unwrap_or(0);
+        // Unknown if the seek fails: then nothing is truncated (netqmail's
+        // seek_trunc to -1 fails), rather than cutting the mbox to 0.
+        let pos = f.seek(SeekFrom::End(0)).ok();
         let d = self.delivery;
         let mut head = d.ufline.clone();
         head.extend_from_slice(&d.rpline);
@@ -105,7 +107,7 @@ impl Context<'_> {
                 format!("Unable to write {name}: {}. (#4.3.0)", errno::io_text(&e))
             }
         };
-        if locked {
+        if let (true, Some(pos)) = (locked, pos) {
             let _ = f.set_len(pos);
         }
         Err(Failure::temp(fail))
