@@ -429,3 +429,57 @@ fn kill_9_loses_nothing() {
         "every message delivered at least once"
     );
 }
+
+/// A delivery program that hangs: netqmail has no timeout on it (qmail-local
+/// waits, qmail-lspawn waits, the delivery stays open), but qmail-send
+/// goes on with other deliveries meanwhile; the hung one completes when the
+/// program finally exits. See: issue 4.
+#[test]
+fn hanging_delivery_does_not_block_others() {
+    let r = setup();
+    let hang = r.user.join(".qmail-hang");
+    fs::write(
+        &hang,
+        "|while [ ! -e release ]; do sleep 0.05; done; cat > hang.out\n",
+    )
+    .unwrap();
+    fs::set_permissions(&hang, fs::Permissions::from_mode(0o644)).unwrap();
+    let log = r.root.join("send.log");
+    let mut c = start(&r, &log);
+    inject(
+        &r,
+        500,
+        "s@x",
+        &["joe-hang@example.org"],
+        "Subject: hang\n\n",
+    );
+    trigger(&r);
+    wait_for("the hanging delivery to start", || {
+        fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("to local joe-hang@example.org")
+    });
+    inject(
+        &r,
+        501,
+        "s@x",
+        &["joe-prog@example.org"],
+        "Subject: other\n\n",
+    );
+    trigger(&r);
+    wait_for("the other delivery", || r.user.join("prog.out").exists());
+    wait_for("its message to leave the queue", || {
+        !r.home.join(format!("queue/info/{}/501", 501 % 23)).exists()
+    });
+    assert!(!r.user.join("hang.out").exists());
+    assert!(r.home.join(format!("queue/info/{}/500", 500 % 23)).exists());
+    fs::write(r.user.join("release"), b"").unwrap();
+    wait_for("queue to drain", || queue_empty(&r));
+    stop(&mut c);
+    assert_eq!(
+        fs::read_to_string(r.user.join("hang.out")).unwrap(),
+        "Subject: hang\n\n"
+    );
+    let text = fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("success: did_0+0+1/").count(), 2, "{text}");
+}
