@@ -299,6 +299,151 @@ fn predate_datemail_mailsubj() {
     );
 }
 
+/// What one mailsubj run did: exit code, stdout, stderr (with `dir`
+/// replaced by `DIR`), and the queued message (masked) with its
+/// recipients, if one was queued.
+type Run = (Option<i32>, String, String, Option<(String, Vec<String>)>);
+
+impl Host {
+    /// Runs `prog` (a path, or a bare name looked up in `path`) and
+    /// collects what it did; the queue is emptied again.
+    fn observe(
+        &self,
+        prog: &Path,
+        path: &Path,
+        env: &[(&str, &str)],
+        args: &[&str],
+        input: &[u8],
+    ) -> Run {
+        let mut c = Command::new(prog);
+        c.env_clear()
+            .env("PATH", format!("{}:/usr/bin:/bin", path.display()))
+            .env("QMAILRS_ROOT", &self.root)
+            .env("QMAILRS_SINGLE_USER", "1")
+            .envs(env.iter().copied())
+            .args(args);
+        let out = self.run(c, input);
+        let dir = path.to_str().unwrap();
+        let queued = (!scan::todo_ids(&self.queue()).unwrap().is_empty()).then(|| {
+            let (mess, env) = self.take();
+            (mask(&mess), strs(&env.recipients))
+        });
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).replace(dir, "DIR"),
+            String::from_utf8_lossy(&out.stderr).replace(dir, "DIR"),
+            queued,
+        )
+    }
+}
+
+/// mailsubj behaves as netqmail's installed script (warn-auto.sh +
+/// mailsubj.sh, QMAIL = the qmail home) run by /bin/sh: the same exit
+/// code, stderr and queued bytes, for no subject, no recipients, several
+/// recipients, echo's escapes, a body without a final newline,
+/// qmail-inject's failures and a missing qmail-inject. See: issue 3.
+#[test]
+fn mailsubj_is_the_original_script() {
+    let h = Host::new();
+    let orig = h.root.join("orig");
+    let ours = h.root.join("ours");
+    fs::create_dir_all(&orig).unwrap();
+    fs::create_dir_all(&ours).unwrap();
+    let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sh/mailsubj.sh"))
+        .unwrap()
+        .replace("QMAIL", h.home().to_str().unwrap());
+    // The recorded shape of netqmail's script, so an edit of ours shows.
+    assert_eq!(
+        text.lines().skip(2).collect::<Vec<_>>(),
+        [
+            "subject=\"$1\"",
+            "shift",
+            "( echo Subject: \"$subject\"",
+            "  echo To: ${1+\"$@\"}",
+            "  echo ''",
+            "  cat",
+            &format!(") | {}/bin/qmail-inject", h.home().display()),
+        ]
+    );
+    let script = orig.join("mailsubj");
+    fs::write(&script, &text).unwrap();
+    fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink(built().join("mailsubj"), ours.join("mailsubj")).unwrap();
+    let fail = h.root.join("fail-queue");
+    fs::write(&fail, "#!/bin/sh\nexit 71\n").unwrap();
+    fs::set_permissions(&fail, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let fail = fail.to_str().unwrap().to_string();
+
+    let cases: &[(&[(&str, &str)], &[&str], &[u8])] = &[
+        (
+            &[],
+            &["hello there", "a@x.example", "b", "c d@e.example"],
+            b"body\n",
+        ),
+        (&[], &["no recipients"], b"body\n"),
+        (&[], &[], b"body\n"),
+        (&[], &["", "a@x.example"], b""),
+        (&[], &["tab\\there \\c", "a@x.example"], b"body\n"),
+        (&[], &["-n", "-e", "a@x.example"], b"no final newline"),
+        (
+            &[],
+            &["s", "a@x.example, b@y.example"],
+            b"Cc: c@z.example\n\nbody\n",
+        ),
+        (&[("QMAILQUEUE", &fail)], &["s", "a@x.example"], b"body\n"),
+        (&[("QMAILINJECT", "f")], &["s", "a@x.example"], b"body\n"),
+    ];
+    let both = |env: &[(&str, &str)], args: &[&str], input: &[u8]| {
+        for bare in [false, true] {
+            let prog = |d: &Path| {
+                if bare {
+                    PathBuf::from("mailsubj")
+                } else {
+                    d.join("mailsubj")
+                }
+            };
+            let want = h.observe(&prog(&orig), &orig, env, args, input);
+            let got = h.observe(&prog(&ours), &ours, env, args, input);
+            assert_eq!(got, want, "{args:?} {env:?} bare={bare}");
+        }
+        h.observe(&ours.join("mailsubj"), &ours, env, args, input)
+    };
+    let mut runs = Vec::new();
+    for (env, args, input) in cases {
+        runs.push(both(env, args, input));
+    }
+    // What the shell gives, checked once by hand as well.
+    let several = &runs[0];
+    assert_eq!(several.0, Some(0));
+    let (mess, rcpts) = several.3.as_ref().unwrap();
+    assert!(
+        mess.contains("Subject: hello there\nTo: a@x.example, b@oracle.example, c@oracle.example, d@e.example\n"),
+        "{mess}"
+    );
+    assert_eq!(rcpts.len(), 4, "{rcpts:?}");
+    assert_eq!(runs[2].0, Some(2), "{:?}", runs[2]);
+    assert_eq!(runs[2].2, "DIR/mailsubj: 4: shift: can't shift that many\n");
+    assert!(runs[2].3.is_none());
+    assert_ne!(runs[7].0, Some(0), "{:?}", runs[7]);
+    // dash's echo (Debian's /bin/sh) expands \t and stops at \c.
+    let escaped = &runs[4].3.as_ref().unwrap().0;
+    if fs::read_link("/bin/sh").is_ok_and(|l| l.ends_with("dash")) {
+        assert!(
+            escaped.contains("Subject: tab\there To: a@x.example\n"),
+            "{escaped}"
+        );
+    } else {
+        assert!(escaped.contains("Subject: tab\\there \\c\n"), "{escaped}");
+    }
+    fs::remove_file(h.home().join("bin/qmail-inject")).unwrap();
+    let missing = both(&[], &["s", "a@x.example"], b"body\n");
+    assert_eq!(missing.0, Some(127), "{missing:?}");
+    assert!(
+        missing.2.ends_with("/bin/qmail-inject: not found\n"),
+        "{missing:?}"
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
