@@ -304,6 +304,9 @@ fn predate_datemail_mailsubj() {
 /// recipients, if one was queued.
 type Run = (Option<i32>, String, String, Option<(String, Vec<String>)>);
 
+/// Environment, arguments and stdin of one mailsubj run.
+type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a [u8]);
+
 impl Host {
     /// Runs `prog` (a path, or a bare name looked up in `path`) and
     /// collects what it did; the queue is emptied again.
@@ -374,7 +377,7 @@ fn mailsubj_is_the_original_script() {
     fs::set_permissions(&fail, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let fail = fail.to_str().unwrap().to_string();
 
-    let cases: &[(&[(&str, &str)], &[&str], &[u8])] = &[
+    let cases: &[Case] = &[
         (
             &[],
             &["hello there", "a@x.example", "b", "c d@e.example"],
