@@ -542,7 +542,67 @@ fn bad_input_is_refused_cleanly() {
         (r.err.as_str(), r.code),
         ("listvdomain: Can't open password table\n", 1)
     );
+    // Writers refuse it and keep its bytes (no table rebuilt from a part).
+    let r = d.run("vadduser", &["-P", "carl"], b"", &[]);
+    assert_eq!(
+        (r.err.as_str(), r.code),
+        (
+            "vadduser: error adding the virtual user:\n  Can't add the user to the password file\n",
+            1
+        )
+    );
+    let r = d.run("vpasswd", &["alice"], b"newpw\n", &[]);
+    assert_eq!(r.code, 1, "{}", r.err);
+    assert_eq!(
+        std::fs::read(d.home.join("passwd.cdb")).unwrap(),
+        &good[..1000]
+    );
+    assert!(!d.home.join("passwd.cdb.tmp").exists());
     std::fs::write(d.home.join("passwd.cdb"), &good).unwrap();
+    // Garbage in a record's quota field: the record is invalid, so look-ups
+    // see no user (vdeliver bounces, checkvpw refuses) while "exists"
+    // checks still see the key (passwd-cdb.md §2.3).
+    let table = qmail::vmailmgr::passwd::Table::new(d.home.join("passwd.cdb"));
+    let mut recs: Vec<(Vec<u8>, Vec<u8>)> = table
+        .list()
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|(k, e)| {
+            let mut v = Vec::new();
+            e.write(&mut v);
+            (k, v)
+        })
+        .collect();
+    let record = |hard: &[u8]| {
+        let head = b"\x02\x0a\x01\x08\x01\x00$0$garypw\0./users/alice\0\0\0";
+        [&head[..], hard, b"\0-\0-\0-\0", b"1000\0-\0"].concat()
+    };
+    assert!(qmail::vmailmgr::vpwentry::VpwEntry::parse(&record(b"12")).is_ok());
+    assert!(qmail::vmailmgr::vpwentry::VpwEntry::parse(&record(b"12abc")).is_err());
+    recs.push((b"gary".to_vec(), record(b"12abc")));
+    table.write_all(&recs).unwrap();
+    let r = d.deliver("gary", &[]);
+    assert_eq!(
+        (r.out.as_str(), r.code),
+        ("vdeliver: Invalid or unknown virtual user 'gary'\n", 100)
+    );
+    assert_eq!(
+        d.login(b"gary@example.com\0garypw\0", &["/bin/true", "x"])
+            .code,
+        1
+    );
+    let r = d.run("vadduser", &["-P", "gary"], b"", &[]);
+    assert_eq!(r.code, 1, "{}", r.err);
+    std::fs::write(d.home.join("passwd.cdb"), &good).unwrap();
+    // Garbage in a quota setting: the next directory's value, here the
+    // default (unlimited), as config.md §2 says.
+    std::fs::create_dir_all(d.home.join(".vmailmgr")).unwrap();
+    std::fs::write(d.home.join(".vmailmgr/default-hardquota"), "lots\n").unwrap();
+    d.run("vadduser", &["-P", "quota"], b"", &[]);
+    let dump = d.run("dumpvuser", &["quota"], b"", &[]).out;
+    assert!(dump.contains("Hard-Quota: N/A\n"), "{dump}");
+    std::fs::remove_dir_all(d.home.join(".vmailmgr")).unwrap();
     // Garbage in quota variables.
     let r = d.run(
         "vcheckquota",
@@ -771,11 +831,28 @@ fn issue_6_bad_names_and_logins() {
             "{name}"
         );
     }
-    let r = d.run("vadduser", &["-P", ".."], b"", &[]);
-    assert_eq!(r.code, 0, "{}", r.err);
-    let dump = d.run("dumpvuser", &[".."], b"", &[]).out;
-    assert!(dump.contains("Directory: ./users/::\n"), "{dump}");
-    assert!(d.home.join("users/::/new").is_dir());
+    // Dots become colons, so `..` and leading dots stay inside users/ and
+    // never hide; a leading `-` or separator is an ordinary character.
+    for (name, dir) in [
+        ("..", "users/::"),
+        (".hidden", "users/:hidden"),
+        ("-dash", "users/-dash"),
+        ("@at", "users/@at"),
+    ] {
+        let r = d.run("vadduser", &["-P", "--", name], b"", &[]);
+        assert_eq!(
+            (r.out.as_str(), r.code),
+            (
+                format!("vadduser: user '{name}' successfully added\n").as_str(),
+                0
+            ),
+            "{}",
+            r.err
+        );
+        let dump = d.run("dumpvuser", &["--", name], b"", &[]).out;
+        assert!(dump.contains(&format!("Directory: ./{dir}\n")), "{dump}");
+        assert!(d.home.join(dir).join("new").is_dir(), "{dir}");
+    }
     // NUL in a name, through the daemon: an error response, no crash.
     let mut c = d.cmd("vmailmgrd", &[], &[]);
     c.stdin(Stdio::piped())

@@ -240,7 +240,13 @@ pub fn run(argv: &[OsString]) -> i32 {
             return exit::PERM;
         }
         Err(e) => {
-            out.say(&format!("{}: {e}", msg::TABLE));
+            // Unreadable (e.g. another uid's 0600 file) or corrupt: defer,
+            // where the original bounces as an unknown user.
+            let why = match e {
+                super::passwd::TableError::Io(io) => io.to_string(),
+                other => other.to_string(),
+            };
+            out.say(&format!("{}: {why}", msg::TABLE));
             return exit::TEMP;
         }
     };
