@@ -369,3 +369,52 @@ fn hanging_program_is_waited_for() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(res(&o), (0, "released\ndid 1+0+1\n".into(), String::new()));
 }
+
+/// A forward into a full queue (our qmail-queue on a full tmpfs): netqmail
+/// prints qmail-queue's 53 text, "Unable to forward message: qq write
+/// error or disk full (#4.3.0).", and exits 111; the retry is queued.
+#[test]
+fn forward_into_a_full_queue_defers() {
+    if !enter("forward_into_a_full_queue_defers") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let qmail = dir.path().join("var/qmail");
+    let q = qmail.join("queue");
+    let fs_ = Tmpfs::mount(&q, "size=512k,mode=0750");
+    qmail::hier::install(&qmail).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_qmail-queue"),
+        qmail.join("bin/qmail-queue"),
+    )
+    .unwrap();
+    let h = Home::at(&dir.path().join("home"));
+    h.qmail(".qmail-fw", "other@far.example\n");
+    let msg = message(100_000);
+    fs_.fill(8192);
+    let run = || {
+        let mut c = h.command("fw", &msg);
+        c.env("QMAILRS_ROOT", dir.path());
+        c.output().unwrap()
+    };
+    assert_eq!(
+        res(&run()),
+        (
+            111,
+            String::new(),
+            "Unable to forward message: qq write error or disk full (#4.3.0).\n".into()
+        )
+    );
+    let layout = qmail::queue::layout::Layout::at(&q);
+    assert!(qmail::queue::scan::todo_ids(&layout).unwrap().is_empty());
+    assert!(qmail::queue::scan::ids(&layout, "mess").unwrap().is_empty());
+    fs_.unfill();
+    let (code, out, err) = res(&run());
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert!(out.starts_with("did 0+1+0\nqp "), "{out}");
+    let ids = qmail::queue::scan::todo_ids(&layout).unwrap();
+    assert_eq!(ids.len(), 1);
+    let mut want = b"Delivered-To: joe-fw@example.org\n".to_vec();
+    want.extend_from_slice(&msg);
+    assert!(fs::read(layout.mess(ids[0])).unwrap().ends_with(&want));
+}

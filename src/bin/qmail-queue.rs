@@ -27,7 +27,9 @@
 //! 53 write error or disk full; 54 read error or envelope cut short;
 //! 61 cannot enter /var/qmail; 62 cannot enter queue; 63 pid/;
 //! 64 mess/; 65 intd/; 66 todo/; 81 internal bug (crash signal);
-//! 91 envelope format error. On failure one line explains it on stderr.
+//! 91 envelope format error. On failure one line explains it on stderr,
+//! except under our own queue clients (`QMAILRS_QUEUE_QUIET` set), whose
+//! stderr may be a delivery report that must read as netqmail's.
 //!
 //! # Unsafe
 //! Only the signal set-up: installing handlers needs `libc::signal`, and
@@ -39,6 +41,7 @@
 use std::io::{self, Read};
 use std::os::fd::RawFd;
 
+use qmail::queue::client;
 use qmail::queue::enqueue::{self, Injector, Step, SyncMode};
 use qmail::queue::layout::Layout;
 
@@ -107,7 +110,11 @@ fn uid_of(name: &str) -> Option<u32> {
 }
 
 fn die(code: i32, what: &str) -> ! {
-    eprintln!("qmail-queue: fatal: {what}");
+    // Quiet under our own clients (see `QUIET_ENV`); harmless to honour
+    // even set-uid: it only withholds a message.
+    if std::env::var_os(client::QUIET_ENV).is_none() {
+        eprintln!("qmail-queue: fatal: {what}");
+    }
     std::process::exit(code)
 }
 

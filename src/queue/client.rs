@@ -71,6 +71,13 @@ pub fn result_for_exit(code: i32) -> Option<QqError> {
     })
 }
 
+/// Set for the queue program by every client here: our qmail-queue then
+/// keeps its `qmail-queue: fatal:` line to itself, as netqmail's prints
+/// nothing, so that a delivery report, bounce or log line that includes
+/// the caller's stderr reads exactly as the original's. A `$QMAILQUEUE`
+/// filter's own stderr still passes through, as it does in netqmail.
+pub const QUIET_ENV: &str = "QMAILRS_QUEUE_QUIET";
+
 /// The program to run: `$QMAILQUEUE`, else `bin/qmail-queue`, relative
 /// to the qmail root.
 pub fn program(qmail_home: &Path) -> PathBuf {
@@ -105,6 +112,7 @@ impl Injection {
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|_| QQ_EXEC)?;
         let child = Command::new(&prog)
             .current_dir(qmail_home)
+            .env(QUIET_ENV, "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::from(env_r))
             .spawn()
