@@ -238,3 +238,55 @@ fn queue_directories_with_wrong_permissions() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(scan::todo_ids(&Layout::at(&q)).unwrap().len(), 1);
 }
+
+/// netqmail's SIGALRM (the 24-hour alarm) exits 52 "without cleanup" and
+/// the crash signals exit 81 the same way: what was made stays in S2,
+/// never in todo/, and qmail-send's cleanup (`queue::cleanup`, past 36
+/// hours) removes it.
+#[test]
+fn alarm_and_crash_signals_leave_only_cleanable_files() {
+    use nix::sys::signal::{kill, Signal};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    qmail::hier::install(&root.join("var/qmail")).unwrap();
+    let q = root.join("var/qmail/queue");
+    for (sig, code) in [
+        (Signal::SIGALRM, 52),
+        (Signal::SIGSEGV, 81),
+        (Signal::SIGBUS, 81),
+    ] {
+        let envfile = tempfile::NamedTempFile::new().unwrap();
+        fs::write(envfile.path(), ENVELOPE).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_qmail-queue"))
+            .env("QMAILRS_ROOT", root)
+            .env("QMAILRS_SINGLE_USER", "1")
+            .stdin(Stdio::piped())
+            .stdout(fs::File::open(envfile.path()).unwrap())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"Subject: half\n\n").unwrap();
+        // The mess file exists once qmail-queue is reading the message.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while scan::ids(&Layout::at(&q), "mess").unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "no mess file");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+        let o = child.wait_with_output().unwrap();
+        drop(stdin);
+        assert_eq!(o.status.code(), Some(code), "{sig}");
+        assert_eq!(stderr(&o), "", "{sig}: _exit at once");
+        let left = files(&q);
+        assert_eq!(left.len(), 1, "{sig}: {left:?}");
+        assert!(left[0].starts_with("mess/"), "{left:?}");
+        qmail::queue::cleanup(
+            &Layout::at(&q),
+            i64::MAX / 2,
+            qmail::queue::cleanup::OSSIFIED,
+        )
+        .unwrap();
+        assert_eq!(files(&q), Vec::<String>::new(), "{sig}");
+    }
+}

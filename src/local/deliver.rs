@@ -81,7 +81,7 @@ impl Context<'_> {
                     errno::io_text(&e)
                 ))
             })?;
-        let mut mbox = lock(f)?;
+        let mut mbox = lock(f, LOCK_WAIT)?;
         let locked = matches!(mbox, Mbox::Locked(_));
         let f = mbox.file();
         // Unknown if the seek fails: then nothing is truncated (netqmail's
@@ -259,8 +259,8 @@ impl Mbox {
     }
 }
 
-/// `lock_ex` with the 30-second alarm.
-fn lock(f: File) -> Result<Mbox, Failure> {
+/// `lock_ex` with the 30-second alarm (`wait`: [`LOCK_WAIT`]).
+fn lock(f: File, wait: Duration) -> Result<Mbox, Failure> {
     let start = Instant::now();
     let mut f = f;
     loop {
@@ -270,7 +270,7 @@ fn lock(f: File) -> Result<Mbox, Failure> {
                 if e != nix::errno::Errno::EWOULDBLOCK && e != nix::errno::Errno::EINTR {
                     return Ok(Mbox::Unlocked(back));
                 }
-                if start.elapsed() >= LOCK_WAIT {
+                if start.elapsed() >= wait {
                     return Err(Failure::temp(
                         "File has been locked for 30 seconds straight. (#4.3.0)",
                     ));
@@ -279,5 +279,30 @@ fn lock(f: File) -> Result<Mbox, Failure> {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_held_past_the_wait_is_the_slowlock_deferral() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("mbox");
+        std::fs::write(&p, b"").unwrap();
+        let holder = Flock::lock(File::open(&p).unwrap(), FlockArg::LockExclusive).unwrap();
+        let r = lock(File::open(&p).unwrap(), Duration::from_millis(300));
+        assert_eq!(
+            r.err(),
+            Some(Failure::temp(
+                "File has been locked for 30 seconds straight. (#4.3.0)"
+            ))
+        );
+        drop(holder);
+        assert!(matches!(
+            lock(File::open(&p).unwrap(), Duration::from_millis(300)),
+            Ok(Mbox::Locked(_))
+        ));
     }
 }
