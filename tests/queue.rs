@@ -183,6 +183,74 @@ fn trigger_gets_a_byte() {
     let n = nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&f), &mut buf).unwrap();
     assert_eq!(&buf[..n], b"\0");
 }
+
+/// Run qmail-queue on a small message; its exit code, or a failure if it
+/// has not exited after 30 s (it would be blocked on lock/trigger).
+fn queue_unblocked(h: &Host) -> i32 {
+    let envfile = h.root.join(format!("env.{}", rand_suffix()));
+    fs::write(&envfile, b"Fa\0Tb\0\0").unwrap();
+    let mut child = h
+        .cmd()
+        .stdin(Stdio::null())
+        .stdout(fs::File::open(&envfile).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code().unwrap_or(-1);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("qmail-queue blocked on lock/trigger");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// As netqmail's triggerpull: the FIFO is opened for writing without
+/// blocking and any failure is ignored, so qmail-queue neither waits
+/// nor fails when qmail-send is not reading, the FIFO is full, or it is
+/// missing; a regular file in its place gets one NUL at offset 0.
+/// See: issue 3.
+#[test]
+fn trigger_never_blocks_or_fails() {
+    let h = Host::new();
+    let trigger = h.home().join("queue/lock/trigger");
+    let queued = |h: &Host| scan::todo_ids(&h.queue()).unwrap().len();
+
+    // No reader: open(O_WRONLY|O_NONBLOCK) fails with ENXIO.
+    assert_eq!(queue_unblocked(&h), 0);
+    assert_eq!(queued(&h), 1);
+
+    // A reader that does not read, with the pipe full.
+    let full = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&trigger)
+        .unwrap();
+    let chunk = [7u8; 4096];
+    while (&full).write(&chunk).is_ok() {}
+    assert_eq!(queue_unblocked(&h), 0);
+    assert_eq!(queued(&h), 2);
+    drop(full);
+
+    // Missing.
+    fs::remove_file(&trigger).unwrap();
+    assert_eq!(queue_unblocked(&h), 0);
+    assert_eq!(queued(&h), 3);
+    assert!(
+        !trigger.exists(),
+        "qmail-queue must not create lock/trigger"
+    );
+
+    // A regular file: written at offset 0, not truncated or appended to.
+    fs::write(&trigger, b"abc").unwrap();
+    assert_eq!(queue_unblocked(&h), 0);
+    assert_eq!(fs::read(&trigger).unwrap(), b"\0bc");
+    assert_eq!(queued(&h), 4);
+}
 use std::os::unix::fs::OpenOptionsExt;
 
 #[test]

@@ -483,3 +483,129 @@ fn hanging_delivery_does_not_block_others() {
     let text = fs::read_to_string(&log).unwrap();
     assert_eq!(text.matches("success: did_0+0+1/").count(), 2, "{text}");
 }
+
+/// qmail-send scans todo/ at start and then only every 25 minutes
+/// (SLEEP_TODO) unless lock/trigger is pulled: a message linked into
+/// todo/ without a pull stays there, one pull gets it delivered at once.
+/// See: issue 3.
+#[test]
+fn trigger_wakes_qmail_send() {
+    let r = setup();
+    let log = r.root.join("send.log");
+    inject(&r, 600, "s@x", &["joe@example.org"], "Subject: before\n\n");
+    let mut c = start(&r, &log);
+    // Delivered by the start-up scan: that scan is over.
+    wait_for("the start-up scan's delivery", || {
+        count(&r.user.join("Maildir/new")) == 1 && queue_empty(&r)
+    });
+    inject(&r, 601, "s@x", &["joe@example.org"], "Subject: after\n\n");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        r.home.join("queue/todo/601").exists(),
+        "todo/601 was picked up without a trigger"
+    );
+    trigger(&r);
+    wait_for("the triggered delivery", || {
+        count(&r.user.join("Maildir/new")) == 2 && queue_empty(&r)
+    });
+    stop(&mut c);
+}
+
+/// Without lock/trigger qmail-send still starts (netqmail's trigger_set
+/// leaves its fd at -1) and delivers what its todo scans find.
+#[test]
+fn qmail_send_runs_without_the_trigger_fifo() {
+    let r = setup();
+    fs::remove_file(r.home.join("queue/lock/trigger")).unwrap();
+    inject(&r, 610, "s@x", &["joe@example.org"], "Subject: no fifo\n\n");
+    let log = r.root.join("send.log");
+    let mut c = start(&r, &log);
+    wait_for("the delivery", || {
+        count(&r.user.join("Maildir/new")) == 1 && queue_empty(&r)
+    });
+    stop(&mut c);
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("alert:"), "{text}");
+}
+
+/// qmail-send alone, with `log` as fd 0 (where it logs) and nothing else:
+/// enough to reach the sendmutex check. Its exit code and log.
+fn send_alone(r: &Root) -> (Option<i32>, String) {
+    let log = r.root.join("alone.log");
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .read(true)
+        .write(true)
+        .open(&log)
+        .unwrap();
+    let s = Command::new(env!("CARGO_BIN_EXE_qmail-send"))
+        .env("QMAILRS_ROOT", &r.root)
+        .env("QMAILRS_SINGLE_USER", "1")
+        .stdin(f)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    (s.code(), fs::read_to_string(&log).unwrap())
+}
+
+/// lock/sendmutex, as netqmail's qmail-send: opened for writing and
+/// flock'ed non-blocking at start (after the controls, before the
+/// spawners' concurrency bytes). A second qmail-send, ours or netqmail's
+/// (both use flock), gets `already running` and 111 while the first
+/// keeps delivering; a missing mutex is `unable to open mutex`.
+/// See: issue 3.
+#[test]
+fn sendmutex_keeps_a_second_qmail_send_out() {
+    let r = setup();
+    let mutex = r.home.join("queue/lock/sendmutex");
+
+    // Held by another process (as a running netqmail qmail-send holds it).
+    let held = nix::fcntl::Flock::lock(
+        fs::OpenOptions::new().write(true).open(&mutex).unwrap(),
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    )
+    .unwrap();
+    assert_eq!(
+        send_alone(&r),
+        (
+            Some(111),
+            "alert: cannot start: qmail-send is already running\n".into()
+        )
+    );
+    drop(held);
+
+    // A second qmail-start beside a running one.
+    let log = r.root.join("send.log");
+    let mut first = start(&r, &log);
+    wait_for("the first qmail-send to start", || {
+        fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("status: local 0/10 remote 0/20")
+    });
+    let log2 = r.root.join("send2.log");
+    let mut second = start(&r, &log2);
+    let status = second.wait().unwrap();
+    assert_eq!(status.code(), Some(111));
+    assert_eq!(
+        fs::read_to_string(&log2).unwrap(),
+        "alert: cannot start: qmail-send is already running\n"
+    );
+    inject(&r, 620, "s@x", &["joe@example.org"], "Subject: still\n\n");
+    trigger(&r);
+    wait_for("the first to deliver", || {
+        count(&r.user.join("Maildir/new")) == 1 && queue_empty(&r)
+    });
+    stop(&mut first);
+
+    // Missing.
+    fs::remove_file(&mutex).unwrap();
+    assert_eq!(
+        send_alone(&r),
+        (
+            Some(111),
+            "alert: cannot start: unable to open mutex\n".into()
+        )
+    );
+}

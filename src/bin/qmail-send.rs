@@ -99,10 +99,7 @@ fn main() {
     }
     let mut cfg = cfg;
     cfg.concurrency = conc;
-    let mut trigger = match Trigger::open(&q.lock("trigger")) {
-        Ok(t) => t,
-        Err(_) => die(&mut log, "unable to open mutex"),
-    };
+    let mut trigger = Trigger::open(&q.lock("trigger"));
     trigger.signal_fd = sfd
         .as_ref()
         .and_then(|s| s.as_fd().try_clone_to_owned().ok());

@@ -604,7 +604,7 @@ impl Send {
     }
 
     /// One round of work; true if something happened.
-    fn step(&mut self) -> bool {
+    fn step(&mut self, trigger: &mut Trigger) -> bool {
         let mut busy = false;
         let t = now();
         if !self.exitasap {
@@ -629,6 +629,9 @@ impl Send {
                 self.cleanup();
             }
             if t >= self.next_todo {
+                // Reopened before the scan (trigger_set), so a pull after
+                // the scan's readdir lands in the new descriptor.
+                trigger.reset();
                 self.scan_todo();
             }
             if !self.todo_list.is_empty() {
@@ -690,7 +693,7 @@ impl Send {
                 self.log(&l);
                 return;
             }
-            let busy = self.step();
+            let busy = self.step(trigger);
             let timeout = if busy {
                 0
             } else {
@@ -702,14 +705,20 @@ impl Send {
 
     fn wait(&mut self, trigger: &mut Trigger, timeout_ms: i32) {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        let (fired, r0, r1, sig) = {
+        // While exiting, new mail is not preprocessed: the trigger is not
+        // watched (netqmail's todo_selprep returns early).
+        let watch = if self.exitasap { None } else { trigger.fd() };
+        let (fired, r0, r1) = {
             let mut fds = vec![
                 PollFd::new(self.io.report[0].as_fd(), PollFlags::POLLIN),
                 PollFd::new(self.io.report[1].as_fd(), PollFlags::POLLIN),
-                PollFd::new(trigger.read.as_fd(), PollFlags::POLLIN),
             ];
             if let Some(s) = trigger.signal_fd.as_ref() {
                 fds.push(PollFd::new(s.as_fd(), PollFlags::POLLIN));
+            }
+            let at = fds.len();
+            if let Some(fd) = watch {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
             }
             let t = PollTimeout::try_from(timeout_ms).unwrap_or(PollTimeout::MAX);
             if poll(&mut fds, t).is_err() {
@@ -720,16 +729,15 @@ impl Send {
                     .and_then(|f| f.revents())
                     .is_some_and(|r| !r.is_empty())
             };
-            (ready(2), ready(0), ready(1), ready(3))
+            (ready(at), ready(0), ready(1))
         };
-        let _ = sig;
         if r0 {
             self.read_reports(0);
         }
         if r1 {
             self.read_reports(1);
         }
-        if fired && !self.exitasap {
+        if fired {
             trigger.drain();
             self.next_todo = now();
         }
