@@ -19,6 +19,7 @@ pub mod control;
 pub mod crypt;
 pub mod date;
 pub mod dns;
+pub mod dovecot;
 pub mod envelope;
 pub mod hier;
 pub mod ids;

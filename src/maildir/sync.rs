@@ -161,6 +161,12 @@ fn append_uidlist(mailbox: &Path, records: &[Record]) -> io::Result<()> {
     f.sync_data()
 }
 
+/// Dovecot's `maildir_uidlist_want_compress()`: rewrite when at most 75 %
+/// of the records read plus the new ones remain.
+fn want_compress(read: usize, new: usize, remaining: usize) -> bool {
+    (read + new) * 75 / 100 >= remaining
+}
+
 /// Open (sync) the mailbox at `path`; `account` is the root Maildir that
 /// holds `dovecot-uidvalidity`.
 pub fn open(path: &Path, account: &Path, mode: Mode) -> io::Result<Mailbox> {
@@ -207,10 +213,11 @@ pub fn open(path: &Path, account: &Path, mode: Mode) -> io::Result<Mailbox> {
             .entry(filename::base(&n).to_string())
             .or_insert((d, n, r));
     }
-    // Records without files are expunged.
-    let before = list.records.len();
+    // Records without files are expunged; the file is rewritten without
+    // them only when Dovecot would compress it (see [`want_compress`]).
+    let read = if fresh { 0 } else { list.records.len() };
     list.records.retain(|r| by_base.contains_key(&r.base));
-    rewrite |= list.records.len() != before;
+    let dropped = list.records.len() != read && !fresh;
     let mut messages = Vec::new();
     for r in &list.records {
         if let Some((d, n, rec)) = by_base.remove(&r.base) {
@@ -238,6 +245,7 @@ pub fn open(path: &Path, account: &Path, mode: Mode) -> io::Result<Mailbox> {
         uid = uid.saturating_add(1);
     }
     list.records.extend(added.iter().cloned());
+    rewrite |= dropped && want_compress(read, added.len(), list.records.len());
     if rewrite || fresh {
         rewrite_uidlist(path, &list)?;
     } else if !added.is_empty() {
@@ -299,12 +307,19 @@ impl Mailbox {
     }
 
     /// Under the lock, re-read the uidlist, let `f` change it (records of
-    /// other writers kept), and rewrite it.
+    /// other writers kept), and rewrite it. Records of messages this sync
+    /// found expunged are left out, as Dovecot's rewrite leaves them out.
     pub fn update(&mut self, f: impl FnOnce(&mut Uidlist)) -> io::Result<()> {
         let _lock = lock(&self.path)?;
         if let Some(p) = read_uidlist(&self.path)? {
             if p.list.uid_validity == self.list.uid_validity {
+                let top = self.messages.iter().map(|m| m.uid).max().unwrap_or(0);
+                let known: std::collections::HashSet<u32> =
+                    self.messages.iter().map(|m| m.uid).collect();
                 self.list = p.list;
+                self.list
+                    .records
+                    .retain(|r| r.uid > top || known.contains(&r.uid));
             }
         }
         f(&mut self.list);
