@@ -407,6 +407,12 @@ fn children_are_reaped() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(zombies_of(s.child.id()).is_empty());
+    // Connection children are forked without exec, which is only sound
+    // in a single-threaded process (src/bin/tcpserver.rs relies on this).
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", s.child.id()))
+        .unwrap()
+        .count();
+    assert_eq!(tasks, 1, "tcpserver runs {tasks} threads");
 }
 
 /// The expected environment and ok line are what Debian's ucspi-tcp-ipv6

@@ -20,9 +20,8 @@
 //!
 //! # Security
 //! Binds first, then drops to `-g gid` (also the only supplementary group)
-//! and `-u uid` (`-U`: $GID and $UID), as 0.88 does. The per-connection
-//! child is this executable re-run (`/proc/self/exe`) before it execs the
-//! program, so it runs with the dropped ids.
+//! and `-u uid` (`-U`: $GID and $UID), as 0.88 does. Each connection is
+//! served by a forked child, which execs the program with the dropped ids.
 //!
 //! # Exit codes and messages (stderr; none with `-q`)
 //! * 100 — usage. 111 — `tcpserver: fatal: unable to bind: ERR` and the
@@ -35,47 +34,26 @@
 //! # See also
 //! tcprules, tcprulescheck, `shared/spec/qmail/cdb.md` §6.
 
-use std::ffi::OsString;
-use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
 use qmail::tcp::conn;
 use qmail::tcp::options::{self, USAGE};
-use qmail::tcp::server::{self, Log, CHILD_MARK};
+use qmail::tcp::server::{self, Forked, Log};
 
-/// Connection mode: `CHILD_MARK IP PORT LOCALPORT tcpserver-args...`.
-fn connection(args: &[OsString]) -> ExitCode {
-    let [ip, port, local_port, rest @ ..] = args else {
-        return ExitCode::from(111);
-    };
-    let Ok(o) = options::parse(rest, |k| std::env::var_os(k)) else {
-        return ExitCode::from(100);
-    };
-    let log = Log {
-        verbosity: o.verbosity,
-    };
-    let ip: Option<IpAddr> = ip.to_str().and_then(|s| s.parse().ok());
-    let port: Option<u16> = port.to_str().and_then(|s| s.parse().ok());
-    let (Some(ip), Some(port), Some(local_port)) = (ip, port, local_port.to_str()) else {
-        return ExitCode::from(111);
-    };
-    let stop = conn::serve(&o, SocketAddr::new(ip, port), local_port, log);
-    if let conn::Stop::Drop(why) = &stop {
-        log.line(
-            1,
-            format!("tcpserver: warning: dropping connection, {why}").as_bytes(),
-        );
+/// `fork(2)` for the accept loop.
+fn fork() -> std::io::Result<Forked> {
+    // SAFETY: tcpserver never starts a thread (signal-hook's handlers run
+    // on the main thread; tests/tcp_server.rs checks /proc/PID/task), so
+    // the child may allocate and run ordinary code before it execs.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Parent { .. }) => Ok(Forked::Parent),
+        Ok(nix::unistd::ForkResult::Child) => Ok(Forked::Child),
+        Err(e) => Err(std::io::Error::from_raw_os_error(e as i32)),
     }
-    ExitCode::from(stop.exit_code())
 }
 
 fn main() -> ExitCode {
-    let mut argv = std::env::args_os();
-    let argv0 = argv.next().unwrap_or_else(|| OsString::from("tcpserver"));
-    let args: Vec<OsString> = argv.collect();
-    if args.first().is_some_and(|a| a == CHILD_MARK) {
-        return connection(&args[1..]);
-    }
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let o = match options::parse(&args, |k| std::env::var_os(k)) {
         Ok(o) => o,
         Err(options::Usage) => {
@@ -86,8 +64,17 @@ fn main() -> ExitCode {
     let log = Log {
         verbosity: o.verbosity,
     };
-    match server::run(&o, &argv0, &args) {
-        Ok(()) => ExitCode::SUCCESS,
+    match server::run(&o, &fork) {
+        Ok(stop) => {
+            // A connection child that did not run the program.
+            if let conn::Stop::Drop(why) = &stop {
+                log.line(
+                    1,
+                    format!("tcpserver: warning: dropping connection, {why}").as_bytes(),
+                );
+            }
+            ExitCode::from(stop.exit_code())
+        }
         Err(fatal) => {
             log.line(1, format!("tcpserver: fatal: {fatal}").as_bytes());
             ExitCode::from(111)

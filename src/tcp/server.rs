@@ -8,19 +8,19 @@
 //! tcpserver: warning: dropping connection, unable to fork: ERR
 //! ```
 //!
-//! Each connection is handed to a child process with the socket as fd 0
-//! and fd 1. The child is this same executable re-run in connection mode
-//! ([`CHILD_MARK`]; see [`super::conn`]): it logs, looks names up, reads
-//! the rules and then execs the program, so the pid in `pid`, `ok`/`deny`
-//! and `end` lines is the program's, as with 0.88's fork.
+//! Each connection is handed to a forked child with the socket as fd 0
+//! and fd 1, as 0.88 does: the child ([`super::conn`]) logs, looks names
+//! up, reads the rules and then execs the program, so the pid in `pid`,
+//! `ok`/`deny` and `end` lines is the program's. Forking without exec is
+//! sound because this process has one thread (signal-hook's handlers
+//! need none); the fork itself is the caller's ([`Fork`]), since the
+//! library has no `unsafe`.
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -28,11 +28,22 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{self, sockopt, AddressFamily, Backlog, SockFlag, SockType};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
+use super::conn;
 use super::errstr::errstr;
 use super::options::{resolve_port, Options};
 
-/// argv\[1\] that puts the executable in connection mode.
-pub const CHILD_MARK: &str = "\u{1}tcpserver-connection";
+/// Which side of a `fork()` the caller returned on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forked {
+    /// The original process.
+    Parent,
+    /// The new process.
+    Child,
+}
+
+/// `fork(2)`, supplied by the binary (it needs `unsafe`). It is only
+/// called while the process has a single thread.
+pub type Fork<'a> = &'a dyn Fn() -> std::io::Result<Forked>;
 
 /// Why tcpserver cannot start (`tcpserver: fatal: ...`, exit 111).
 #[derive(Debug)]
@@ -182,9 +193,10 @@ fn raw_status(ws: WaitStatus) -> Option<(i32, i32)> {
     }
 }
 
-/// Bind, then serve forever (returns only on a fatal error). `argv0` and
-/// `args` are tcpserver's own, handed to each connection child.
-pub fn run(o: &Options, argv0: &OsString, args: &[OsString]) -> Result<(), Fatal> {
+/// Bind, then serve forever. Returns `Err` on a fatal error in the
+/// parent, and `Ok` only in a connection child whose program did not run
+/// (its exit code and message are the caller's).
+pub fn run(o: &Options, fork: Fork<'_>) -> Result<conn::Stop, Fatal> {
     let log = Log {
         verbosity: o.verbosity,
     };
@@ -223,7 +235,6 @@ pub fn run(o: &Options, argv0: &OsString, args: &[OsString]) -> Result<(), Fatal
     let mut children: u64 = 0;
     let status = |n: u64| log.line(2, format!("tcpserver: status: {n}/{}", o.limit).as_bytes());
     status(children);
-    let exe = std::path::Path::new("/proc/self/exe");
     loop {
         let accepting = children < o.limit;
         let mut fds = vec![PollFd::new(wake_r.as_fd(), PollFlags::POLLIN)];
@@ -257,32 +268,42 @@ pub fn run(o: &Options, argv0: &OsString, args: &[OsString]) -> Result<(), Fatal
         let _ = stream.set_nonblocking(false);
         children += 1;
         status(children);
-        let spawned = (|| {
-            let fd0 = OwnedFd::from(stream.try_clone()?);
-            let fd1 = OwnedFd::from(stream.try_clone()?);
-            Command::new(exe)
-                .arg0(argv0)
-                .arg(CHILD_MARK)
-                .arg(peer.ip().to_string())
-                .arg(peer.port().to_string())
-                .arg(&local_port)
-                .args(args)
-                .stdin(Stdio::from(fd0))
-                .stdout(Stdio::from(fd1))
-                .spawn()
-        })();
-        if let Err(e) = spawned {
-            log.line(
-                1,
-                format!(
-                    "tcpserver: warning: dropping connection, unable to fork: {}",
-                    errstr(&e)
-                )
-                .as_bytes(),
-            );
-            children -= 1;
-            status(children);
+        match fork() {
+            Ok(Forked::Child) => {
+                drop(listener);
+                drop(wake_r);
+                return Ok(child(o, stream, peer, &local_port));
+            }
+            Ok(Forked::Parent) => {}
+            Err(e) => {
+                log.line(
+                    1,
+                    format!(
+                        "tcpserver: warning: dropping connection, unable to fork: {}",
+                        errstr(&e)
+                    )
+                    .as_bytes(),
+                );
+                children -= 1;
+                status(children);
+            }
         }
         drop(stream);
     }
+}
+
+/// The connection child: the socket becomes fd 0 and fd 1, then
+/// [`conn::serve`] (which execs the program when it can).
+fn child(o: &Options, stream: TcpStream, peer: SocketAddr, local_port: &str) -> conn::Stop {
+    let fd = stream.as_raw_fd();
+    for target in [0, 1] {
+        if let Err(e) = nix::unistd::dup2(fd, target) {
+            return conn::Stop::Drop(format!("unable to set up descriptors: {}", errstr(&io(e))));
+        }
+    }
+    drop(stream);
+    let log = Log {
+        verbosity: o.verbosity,
+    };
+    conn::serve(o, peer, local_port, log)
 }
