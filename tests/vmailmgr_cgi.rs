@@ -4,54 +4,43 @@
 //! connection as unixserver does. Pages are compared byte for byte with
 //! the original's templates (`cgi/cgi-base.cc`, `cgi/listvdomain.cc`).
 
+mod vmailmgr_support;
+
 use std::io::Write;
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-fn bin(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_vmailmgr-cgi"))
-        .parent()
-        .unwrap()
-        .join(name)
+use vmailmgr_support::bin;
+
+/// The shared site (the caller owns the domain), a vmailmgrd socket and a
+/// cgi-bin directory.
+struct Site {
+    s: vmailmgr_support::Site,
 }
 
-struct Site {
-    t: tempfile::TempDir,
-    root: PathBuf,
-    home: PathBuf,
+impl std::ops::Deref for Site {
+    type Target = vmailmgr_support::Site;
+    fn deref(&self) -> &Self::Target {
+        &self.s
+    }
 }
 
 impl Site {
     fn new(with_daemon: bool) -> Site {
-        let t = tempfile::tempdir().unwrap();
-        let root = t.path().join("root");
-        let home = t.path().join("home");
-        std::fs::create_dir_all(&home).unwrap();
-        let q = root.join("var/qmail/control");
-        std::fs::create_dir_all(&q).unwrap();
-        std::fs::create_dir_all(root.join("etc/vmailmgr")).unwrap();
-        let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
-        std::fs::write(
-            root.join("etc/passwd"),
-            format!("vmtest:x:{uid}:{gid}::{}:/bin/sh\n", home.display()),
-        )
-        .unwrap();
-        std::fs::write(root.join("etc/shadow"), "vmtest:$0$secret:1::::::\n").unwrap();
-        std::fs::write(q.join("virtualdomains"), "example.com:vmtest\n").unwrap();
-        std::fs::write(q.join("locals"), "localhost\n").unwrap();
-        let sock = t.path().join("vmailmgrd.sock");
-        std::fs::write(
-            root.join("etc/vmailmgr/socket-file"),
-            format!("{}\n", sock.display()),
-        )
-        .unwrap();
-        let cgi = t.path().join("cgi-bin");
+        let s = Site {
+            s: vmailmgr_support::Site::caller(),
+        };
+        s.etc("passwd", &s.etc_passwd_line("x"));
+        s.etc("shadow", "vmtest:$0$secret:1::::::\n");
+        s.control("virtualdomains", "example.com:vmtest\n");
+        let sock = s.dir().join("vmailmgrd.sock");
+        s.conf("socket-file", &format!("{}\n", sock.display()));
+        let cgi = s.dir().join("cgi-bin");
         std::fs::create_dir(&cgi).unwrap();
         for n in qmail::vmailmgr::cgi::NAMES {
             std::os::unix::fs::symlink(bin("vmailmgr-cgi"), cgi.join(n)).unwrap();
         }
-        let s = Site { t, root, home };
         if with_daemon {
             s.serve(sock);
         }
@@ -82,21 +71,11 @@ impl Site {
     }
 
     fn tool(&self, prog: &str, args: &[&str]) -> String {
-        let o = Command::new(bin(prog))
-            .args(args)
-            .env_clear()
-            .env("HOME", &self.home)
-            .env("QMAILRS_ROOT", &self.root)
-            .env("QMAILRS_SINGLE_USER", "1")
-            .current_dir(&self.home)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
+        self.owner(prog, args, b"").out
     }
 
     fn cgi_env(&self, name: &str, method: &str, body: &str, env: &[(&str, &str)]) -> (String, i32) {
-        let mut c = Command::new(self.t.path().join("cgi-bin").join(name));
+        let mut c = Command::new(self.dir().join("cgi-bin").join(name));
         c.env_clear()
             .env("QMAILRS_ROOT", &self.root)
             .env("REQUEST_METHOD", method)

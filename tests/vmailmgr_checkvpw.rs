@@ -3,117 +3,29 @@
 //! `checkvpw-error` (bad data, temporary), global directory first; exit
 //! codes 1 / 2 / 111; checkvpw itself prints nothing.
 
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod vmailmgr_support;
 
-fn bin(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_checkvpw"))
-        .parent()
-        .unwrap()
-        .join(name)
-}
-
-struct Site {
-    _t: tempfile::TempDir,
-    root: PathBuf,
-    home: PathBuf,
-}
+use vmailmgr_support::{Out, Site};
 
 fn site() -> Site {
-    let t = tempfile::tempdir().unwrap();
-    let root = t.path().join("root");
-    let home = t.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    std::fs::create_dir_all(root.join("etc/vmailmgr")).unwrap();
-    std::fs::create_dir_all(root.join("var/qmail/control")).unwrap();
-    let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
-    std::fs::write(
-        root.join("etc/passwd"),
-        format!("vmtest:$0$secret:{uid}:{gid}::{}:/bin/sh\n", home.display()),
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("var/qmail/control/virtualdomains"),
-        "example.com:vmtest\n.example.net:vmtest\n",
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("var/qmail/control/locals"),
-        "localhost\nlocal.example\n",
-    )
-    .unwrap();
-    for (hook, text) in [
-        (
-            "checkvpw-loginfail",
-            "[checkvpw-loginfail hook] CHECKVPW_ERROR=$CHECKVPW_ERROR VUSER=$VUSER",
-        ),
-        (
-            "checkvpw-error",
-            "[checkvpw-error hook] CHECKVPW_ERROR=$CHECKVPW_ERROR",
-        ),
-    ] {
-        let p = root.join("etc/vmailmgr").join(hook);
-        std::fs::write(&p, format!("#!/bin/sh\necho \"{text}\" >&2\nexit 0\n")).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let s = Site { _t: t, root, home };
-    let o = s.owner(&["vadduser", "--password", "$0$alicepw", "alice"]);
-    assert!(o.status.success());
-    s.owner(&["vadduser", "--password", "$0$heidipw", "heidi"]);
-    s.owner(&["vchattr", "-e", "1000000000", "heidi"]);
-    s.owner(&["vaddalias", "info", "alice"]);
+    let s = Site::caller();
+    s.hook(
+        "checkvpw-loginfail",
+        "#!/bin/sh\necho \"[checkvpw-loginfail hook] CHECKVPW_ERROR=$CHECKVPW_ERROR VUSER=$VUSER\" >&2\nexit 0\n",
+    );
+    s.hook(
+        "checkvpw-error",
+        "#!/bin/sh\necho \"[checkvpw-error hook] CHECKVPW_ERROR=$CHECKVPW_ERROR\" >&2\nexit 0\n",
+    );
+    s.ok("vadduser", &["--password", "$0$alicepw", "alice"]);
+    s.ok("vadduser", &["--password", "$0$heidipw", "heidi"]);
+    s.ok("vchattr", &["-e", "1000000000", "heidi"]);
+    s.ok("vaddalias", &["info", "alice"]);
     s
 }
 
-impl Site {
-    fn owner(&self, argv: &[&str]) -> std::process::Output {
-        Command::new(bin(argv[0]))
-            .args(&argv[1..])
-            .env_clear()
-            .env("HOME", &self.home)
-            .env("QMAILRS_ROOT", &self.root)
-            .env("QMAILRS_SINGLE_USER", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn login(&self, data: &[u8], args: &[&str], env: &[(&str, &str)]) -> (String, String, i32) {
-        self.run_fd3("checkvpw", data, args, env)
-    }
-
-    /// `prog args...` with `data` on descriptor 3.
-    fn run_fd3(
-        &self,
-        prog: &str,
-        data: &[u8],
-        args: &[&str],
-        env: &[(&str, &str)],
-    ) -> (String, String, i32) {
-        let mut c = Command::new("/bin/sh");
-        c.arg("-c")
-            .arg("exec \"$0\" \"$@\" 3<&0")
-            .arg(bin(prog))
-            .args(args)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("QMAILRS_ROOT", &self.root)
-            .env("QMAILRS_SINGLE_USER", "1")
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        child.stdin.take().unwrap().write_all(data).unwrap();
-        let o = child.wait_with_output().unwrap();
-        (
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-            o.status.code().unwrap_or(-1),
-        )
-    }
+fn login(s: &Site, data: &[u8], args: &[&str], env: &[(&str, &str)]) -> Out {
+    s.fd3("checkvpw", data, args, env)
 }
 
 fn fail(vuser: &str, msg: &str) -> String {
@@ -174,33 +86,33 @@ fn refusals_run_the_hooks() {
         ),
     ];
     for (data, err, code) in cases {
-        let r = s.login(data, &ok, &[]);
+        let r = login(&s, data, &ok, &[]);
         assert_eq!(
-            (r.0.as_str(), r.1.as_str(), r.2),
+            (r.out.as_str(), r.err.as_str(), r.code),
             ("", *err, *code),
             "{}",
             String::from_utf8_lossy(data)
         );
     }
-    let r = s.login(&[b'x'; 513], &ok, &[]);
+    let r = login(&s, &[b'x'; 513], &ok, &[]);
     assert_eq!(
-        (r.1.as_str(), r.2),
+        (r.err.as_str(), r.code),
         (
             "[checkvpw-error hook] CHECKVPW_ERROR=Read buffer too long\n",
             2
         )
     );
-    let r = s.login(b"", &[], &[]);
+    let r = login(&s, b"", &[], &[]);
     assert_eq!(
-        (r.1.as_str(), r.2),
+        (r.err.as_str(), r.code),
         (
             "[checkvpw-error hook] CHECKVPW_ERROR=No subprogram given to execute\n",
             2
         )
     );
-    let r = s.login(b"alice@example.com\0alicepw\0", &["/bin/true"], &[]);
+    let r = login(&s, b"alice@example.com\0alicepw\0", &["/bin/true"], &[]);
     assert_eq!(
-        (r.1.as_str(), r.2),
+        (r.err.as_str(), r.code),
         (
             "[checkvpw-error hook] CHECKVPW_ERROR=Execution of command line arguments failed\n",
             111
@@ -220,17 +132,17 @@ fn refusals_run_the_hooks() {
         (b"vmtest-alice@localhost\0alicepw\0\0", &[]),
         (b"alice@example.com\0alicepw\0", &[]),
     ] {
-        let r = s.login(data, &ok, env);
+        let r = login(&s, data, &ok, env);
         assert_eq!(
-            (r.0.as_str(), r.2),
+            (r.out.as_str(), r.code),
             ("./users/alice alice\n", 0),
             "{}",
             String::from_utf8_lossy(data)
         );
     }
     // A real user without ~/Maildir gets the error maildir.
-    let r = s.login(b"vmtest@local.example\0secret\0\0", &ok, &[]);
-    assert_eq!(r.0, "/var/lib/vmailmgr/error-maildir/ \n");
+    let r = login(&s, b"vmtest@local.example\0secret\0\0", &ok, &[]);
+    assert_eq!(r.out, "/var/lib/vmailmgr/error-maildir/ \n");
 }
 
 /// authvmailmgr (checkvpw.md §10): Courier's authmod protocol.
@@ -242,7 +154,7 @@ fn authvmailmgr_courier_module() {
         "-c",
         "echo \"AUTHENTICATED=$AUTHENTICATED AUTHADDR=$AUTHADDR MAILDIR=$MAILDIR VUSER=$VUSER\"; pwd",
     ];
-    let (out, _, code) = s.run_fd3(
+    let Out { out, code, .. } = s.fd3(
         "authvmailmgr",
         b"imap\nlogin\nalice@example.com\nalicepw\n",
         &show,
@@ -257,7 +169,7 @@ fn authvmailmgr_courier_module() {
         )
     );
     // An earlier module already accepted: straight to the next program.
-    let (out, _, _) = s.run_fd3(
+    let Out { out, .. } = s.fd3(
         "authvmailmgr",
         b"",
         &["/bin/sh", "-c", "echo next $AUTHENTICATED"],
@@ -266,12 +178,13 @@ fn authvmailmgr_courier_module() {
     assert_eq!(out, "next bob\n");
     // A real user's login goes to the next module with the same data on fd 3.
     let data = b"imap\nlogin\nvmtest@localhost\nsecret\n";
-    let (out, _, code) = s.run_fd3("authvmailmgr", data, &["/bin/sh", "-c", "cat <&3"], &[]);
+    let Out { out, code, .. } = s.fd3("authvmailmgr", data, &["/bin/sh", "-c", "cat <&3"], &[]);
     assert_eq!((out.as_bytes(), code), (&data[..], 0));
     // Refusals: the hook sees AUTHVMAILMGR_ERROR; AUTHFAILURE without a chain to re-run.
-    let hook = s.root.join("etc/vmailmgr/authvmailmgr-loginfail");
-    std::fs::write(&hook, "#!/bin/sh\necho \"hook: $AUTHVMAILMGR_ERROR\" >&2\n").unwrap();
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    s.hook(
+        "authvmailmgr-loginfail",
+        "#!/bin/sh\necho \"hook: $AUTHVMAILMGR_ERROR\" >&2\n",
+    );
     for (data, err) in [
         (
             &b"imap\nlogin\nalice@example.com\nwrong\n"[..],
@@ -293,13 +206,13 @@ fn authvmailmgr_courier_module() {
         (b"imap\nlogin\nalice@example.com\n\n", ""),
         (b"garbage", ""),
     ] {
-        let (out, e, code) = s.run_fd3("authvmailmgr", data, &["/bin/echo", "NEXT"], &[]);
+        let Out { out, err: e, code } = s.fd3("authvmailmgr", data, &["/bin/echo", "NEXT"], &[]);
         assert_eq!(
             (out.as_str(), e, code),
             ("", format!("{err}AUTHFAILURE\n"), 1)
         );
     }
-    let (out, _, _) = s.run_fd3(
+    let Out { out, .. } = s.fd3(
         "authvmailmgr",
         b"imap\nlogin\nalice@example.com\nwrong\n",
         &["/bin/echo", "NEXT"],

@@ -2,15 +2,12 @@
 //! showvconfig prints it (§6, byte for byte), the file types' parsing
 //! (§2) and the search order ~/.vmailmgr → /etc/vmailmgr (§1).
 
-use std::path::{Path, PathBuf};
+mod vmailmgr_support;
+
+use std::path::Path;
 use std::process::Command;
 
-fn bin(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_showvconfig"))
-        .parent()
-        .unwrap()
-        .join(name)
-}
+use vmailmgr_support::{bin, Out};
 
 const DEFAULTS: &str = "autoresponse-dir: autoresponse/\n\nautoresponse-file: message.txt\n\n\
 bulletin-dir: bulletins/\n\ndefault-expiry: -1\n\ndefault-maildir: Maildir/\n\n\
@@ -29,12 +26,8 @@ fn show(root: &Path, home: Option<&Path>) -> (String, String, i32) {
     if let Some(h) = home {
         c.env("HOME", h);
     }
-    let o = c.output().unwrap();
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-        o.status.code().unwrap_or(-1),
-    )
+    let o = Out::of(&c.output().unwrap());
+    (o.out, o.err, o.code)
 }
 
 #[test]

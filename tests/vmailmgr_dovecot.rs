@@ -13,21 +13,17 @@
 //! programs that setuid, as every vmailmgr site has). As an ordinary user
 //! everything runs as that user (single-user mode, no chroot).
 
+mod vmailmgr_support;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const DOVECOT: &str = "/usr/sbin/dovecot";
+use vmailmgr_support::bin;
 
-fn bin(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_checkvpw"))
-        .parent()
-        .unwrap()
-        .join(name)
-}
+const DOVECOT: &str = "/usr/sbin/dovecot";
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -37,10 +33,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Who runs what: (owner uid, gid, Dovecot's internal user, group, login user).
+/// Who runs Dovecot: its internal user, group, login user.
 struct Ids {
-    uid: u32,
-    gid: u32,
     internal: String,
     group: String,
     login: String,
@@ -50,15 +44,10 @@ struct Ids {
 fn ids() -> Ids {
     use nix::unistd::{Group, User};
     if nix::unistd::geteuid().is_root() {
-        let owner = User::from_name("qmaild")
-            .unwrap()
-            .expect("the qmaild user (scripts/create-users) is the domain owner of this test");
         let dovecot_group = Group::from_name("dovecot")
             .unwrap()
             .expect("group dovecot (dovecot-core package) is missing");
         return Ids {
-            uid: owner.uid.as_raw(),
-            gid: owner.gid.as_raw(),
             internal: "dovecot".into(),
             group: dovecot_group.name,
             login: "dovenull".into(),
@@ -72,8 +61,6 @@ fn ids() -> Ids {
         .unwrap()
         .expect("Dovecot needs the current gid to have a group entry");
     Ids {
-        uid: me.uid.as_raw(),
-        gid: me.gid.as_raw(),
         internal: me.name.clone(),
         group: g.name,
         login: me.name,
@@ -81,11 +68,17 @@ fn ids() -> Ids {
     }
 }
 
+/// The shared site (owner `qmaild` as root) and Dovecot's users.
 struct Site {
-    t: tempfile::TempDir,
-    root: PathBuf,
-    home: PathBuf,
+    s: vmailmgr_support::Site,
     ids: Ids,
+}
+
+impl std::ops::Deref for Site {
+    type Target = vmailmgr_support::Site;
+    fn deref(&self) -> &Self::Target {
+        &self.s
+    }
 }
 
 impl Site {
@@ -94,73 +87,21 @@ impl Site {
             Path::new(DOVECOT).exists(),
             "{DOVECOT} is missing: install dovecot-imapd and dovecot-pop3d (scripts/ci-deps)"
         );
-        let ids = ids();
-        let t = tempfile::tempdir().unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let root = t.path().join("root");
-        let home = t.path().join("home");
-        std::fs::create_dir_all(root.join("etc/vmailmgr")).unwrap();
-        std::fs::create_dir_all(root.join("var/qmail/control")).unwrap();
-        std::fs::create_dir(&home).unwrap();
-        nix::unistd::chown(
-            &home,
-            Some(nix::unistd::Uid::from_raw(ids.uid)),
-            Some(nix::unistd::Gid::from_raw(ids.gid)),
-        )
-        .unwrap_or(());
-        std::fs::write(
-            root.join("etc/passwd"),
-            format!(
-                "vmtest:x:{}:{}::{}:/bin/sh\n",
-                ids.uid,
-                ids.gid,
-                home.display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            root.join("var/qmail/control/virtualdomains"),
-            "example.com:vmtest\n",
-        )
-        .unwrap();
-        Site { t, root, home, ids }
+        Site {
+            s: vmailmgr_support::Site::new(),
+            ids: ids(),
+        }
     }
 
-    /// A domain owner's tool, as the owner.
+    /// A domain owner's tool, as the owner; it must succeed.
     fn owner(&self, prog: &str, args: &[&str], stdin: &str) -> String {
-        let mut c = Command::new(bin(prog));
-        c.args(args)
-            .env_clear()
-            .env("HOME", &self.home)
-            .env("QMAILRS_ROOT", &self.root)
-            .current_dir(&self.home)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if self.ids.root {
-            c.uid(self.ids.uid).gid(self.ids.gid);
-        } else {
-            c.env("QMAILRS_SINGLE_USER", "1");
-        }
-        let mut child = c.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let o = child.wait_with_output().unwrap();
-        assert!(
-            o.status.success(),
-            "{prog}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
+        let o = self.s.owner(prog, args, stdin.as_bytes());
+        assert_eq!(o.code, 0, "{prog}: {}", o.err);
+        o.out
     }
 
     fn dovecot(&self, imap: u16, pop3: u16) -> Child {
-        let d = self.t.path();
+        let d = self.dir();
         let i = &self.ids;
         let auth_user = if i.root { "root" } else { i.internal.as_str() };
         let conf = format!(
@@ -214,7 +155,7 @@ impl Site {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.t.path().join("dovecot.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir().join("dovecot.log")).unwrap_or_default()
     }
 }
 
@@ -300,8 +241,8 @@ fn checkvpw_is_dovecots_checkpassword_passdb() {
     std::fs::write(&msg, "From: a@b\nSubject: hi\n\nhello\n").unwrap();
     nix::unistd::chown(
         &msg,
-        Some(nix::unistd::Uid::from_raw(s.ids.uid)),
-        Some(nix::unistd::Gid::from_raw(s.ids.gid)),
+        Some(nix::unistd::Uid::from_raw(s.uid)),
+        Some(nix::unistd::Gid::from_raw(s.gid)),
     )
     .unwrap_or(());
     let (imap, pop3) = (free_port(), free_port());

@@ -5,58 +5,46 @@
 //! the addresses. Messages are compared with the recordings
 //! (`testdata/vmailmgr/transcript.md`).
 
+mod vmailmgr_support;
+
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use vmailmgr_support::{bin, chmod, Out as Run, Site};
+
+/// The shared site (the caller owns the domain) with a shadow password,
+/// a second local user and a qmail-queue stub that keeps what it gets.
 struct Dom {
-    _t: tempfile::TempDir,
-    root: PathBuf,
-    home: PathBuf,
+    s: Site,
 }
 
-struct Run {
-    out: String,
-    err: String,
-    code: i32,
-}
-
-fn bin(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_BIN_EXE_vadduser"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    dir.join(name)
+impl std::ops::Deref for Dom {
+    type Target = Site;
+    fn deref(&self) -> &Site {
+        &self.s
+    }
 }
 
 impl Dom {
     fn new() -> Dom {
-        let t = tempfile::tempdir().unwrap();
-        let root = t.path().join("root");
-        let home = t.path().join("home");
-        std::fs::create_dir_all(&home).unwrap();
-        let q = root.join("var/qmail");
-        std::fs::create_dir_all(q.join("control")).unwrap();
-        std::fs::create_dir_all(q.join("bin")).unwrap();
-        std::fs::create_dir_all(root.join("etc/vmailmgr")).unwrap();
-        let uid = nix::unistd::geteuid();
-        let gid = nix::unistd::getegid();
-        std::fs::write(
-            root.join("etc/passwd"),
-            format!(
-                "vmtest:x:{uid}:{gid}::{}:/bin/sh\nlocaluser:x:1500:1500::{}:/bin/sh\n",
-                home.display(),
-                t.path().join("local").display()
+        let s = Site::caller();
+        let local = s.dir().join("local");
+        s.etc(
+            "passwd",
+            &format!(
+                "{}localuser:x:1500:1500::{}:/bin/sh\n",
+                s.etc_passwd_line("x"),
+                local.display()
             ),
-        )
-        .unwrap();
-        std::fs::write(root.join("etc/shadow"), "vmtest:$0$secret:1::::::\n").unwrap();
-        std::fs::write(q.join("control/virtualdomains"), "example.com:vmtest\n").unwrap();
-        std::fs::write(q.join("control/locals"), "localhost\n").unwrap();
-        std::fs::write(q.join("control/rcpthosts"), "example.com\nlocalhost\n").unwrap();
-        std::fs::write(q.join("control/me"), "mail.example.org\n").unwrap();
-        let out = t.path().join("queue-out");
+        );
+        s.etc("shadow", "vmtest:$0$secret:1::::::\n");
+        s.control("virtualdomains", "example.com:vmtest\n");
+        s.control("locals", "localhost\n");
+        s.control("rcpthosts", "example.com\nlocalhost\n");
+        let q = s.root.join("var/qmail");
+        std::fs::create_dir_all(q.join("bin")).unwrap();
+        let out = s.dir().join("queue-out");
         std::fs::create_dir(&out).unwrap();
         let qq = q.join("bin/qmail-queue");
         std::fs::write(
@@ -67,12 +55,12 @@ impl Dom {
             ),
         )
         .unwrap();
-        std::fs::set_permissions(&qq, std::fs::Permissions::from_mode(0o755)).unwrap();
-        Dom { _t: t, root, home }
+        chmod(&qq, 0o755);
+        Dom { s }
     }
 
     fn queue_out(&self, f: &str) -> Vec<u8> {
-        std::fs::read(self.root.parent().unwrap().join("queue-out").join(f)).unwrap_or_default()
+        std::fs::read(self.dir().join("queue-out").join(f)).unwrap_or_default()
     }
 
     fn cmd(&self, prog: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
@@ -92,25 +80,12 @@ impl Dom {
     }
 
     fn run(&self, prog: &str, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
-        let mut c = self.cmd(prog, args, env);
-        c.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        let mut i = child.stdin.take().unwrap();
-        let _ = i.write_all(stdin);
-        drop(i);
-        let o = child.wait_with_output().unwrap();
-        Run {
-            out: String::from_utf8_lossy(&o.stdout).into_owned(),
-            err: String::from_utf8_lossy(&o.stderr).into_owned(),
-            code: o.status.code().unwrap_or(-1),
-        }
+        vmailmgr_support::run(self.cmd(prog, args, env), stdin)
     }
 
     /// vdeliver with the message in a regular file, as qmail-local gives it.
     fn deliver(&self, ext: &str, extra: &[(&str, &str)]) -> Run {
-        let msg = self.root.parent().unwrap().join("msg.txt");
+        let msg = self.dir().join("msg.txt");
         std::fs::write(&msg, MSG).unwrap();
         let dt = format!("Delivered-To: vmtest-{ext}@example.com\n");
         let mut env = vec![
@@ -127,44 +102,14 @@ impl Dom {
         env.extend_from_slice(extra);
         let mut c = self.cmd("vdeliver", &[], &env);
         c.stdin(std::fs::File::open(&msg).unwrap());
-        let o = c.output().unwrap();
-        Run {
-            out: String::from_utf8_lossy(&o.stdout).into_owned(),
-            err: String::from_utf8_lossy(&o.stderr).into_owned(),
-            code: o.status.code().unwrap_or(-1),
-        }
+        Run::of(&c.output().unwrap())
     }
 
     /// checkvpw with `data` on descriptor 3 (a pipe, as the front ends give it).
     fn login(&self, data: &[u8], args: &[&str]) -> Run {
-        let mut sh_args = vec!["-c", "exec \"$0\" \"$@\" 3<&0"];
-        let p = bin("checkvpw");
-        sh_args.push(p.to_str().unwrap());
-        sh_args.extend_from_slice(args);
         let mut c = self.cmd("checkvpw", &[], &[]);
-        let mut sh = Command::new("/bin/sh");
-        sh.args(&sh_args);
-        for (k, v) in c.get_envs() {
-            if let Some(v) = v {
-                sh.env(k, v);
-            }
-        }
-        sh.env_remove("TCPLOCALHOST");
-        let _ = &mut c;
-        sh.current_dir("/")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = sh.spawn().unwrap();
-        let mut i = child.stdin.take().unwrap();
-        i.write_all(data).unwrap();
-        drop(i);
-        let o = child.wait_with_output().unwrap();
-        Run {
-            out: String::from_utf8_lossy(&o.stdout).into_owned(),
-            err: String::from_utf8_lossy(&o.stderr).into_owned(),
-            code: o.status.code().unwrap_or(-1),
-        }
+        c.env_remove("TCPLOCALHOST");
+        vmailmgr_support::fd3_from(&c, "checkvpw", data, args)
     }
 
     fn new_files(&self, dir: &str) -> Vec<PathBuf> {

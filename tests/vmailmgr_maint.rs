@@ -3,16 +3,12 @@
 //! original's crashes (vaddusers aliases, vchforwards on a 0.96.8 alias)
 //! and vrehash/vupgrade failures are the fixed behaviours here.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod vmailmgr_support;
 
-fn bin(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_vadduser"))
-        .parent()
-        .unwrap()
-        .join(name)
-}
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use vmailmgr_support::bin;
 
 fn run(home: &Path, prog: &str, args: &[&str], stdin: &[u8]) -> (String, String, i32) {
     let root = home.parent().unwrap().join("root");
@@ -23,18 +19,9 @@ fn run(home: &Path, prog: &str, args: &[&str], stdin: &[u8]) -> (String, String,
         .env("HOME", home)
         .env("QMAILRS_ROOT", &root)
         .env("QMAILRS_SINGLE_USER", "1")
-        .current_dir(home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    let o = child.wait_with_output().unwrap();
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-        o.status.code().unwrap_or(-1),
-    )
+        .current_dir(home);
+    let o = vmailmgr_support::run(c, stdin);
+    (o.out, o.err, o.code)
 }
 
 fn home() -> (tempfile::TempDir, PathBuf) {

@@ -2,22 +2,13 @@
 //! vpopbull.c): every message and exit code, `<prog>: <text>` on stderr,
 //! system errors with their strerror text.
 
+mod vmailmgr_support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-fn bin(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_vcheckquota"))
-        .parent()
-        .unwrap()
-        .join(name)
-}
-
-struct Out {
-    out: String,
-    err: String,
-    code: i32,
-}
+use vmailmgr_support::{bin, Out};
 
 fn run(prog: &str, home: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&Path>) -> Out {
     let mut c = Command::new(bin(prog));
@@ -30,12 +21,7 @@ fn run(prog: &str, home: &Path, args: &[&str], env: &[(&str, &str)], stdin: Opti
         Some(p) => Stdio::from(std::fs::File::open(p).unwrap()),
         None => Stdio::null(),
     });
-    let o = c.output().unwrap();
-    Out {
-        out: String::from_utf8_lossy(&o.stdout).into_owned(),
-        err: String::from_utf8_lossy(&o.stderr).into_owned(),
-        code: o.status.code().unwrap_or(-1),
-    }
+    Out::of(&c.output().unwrap())
 }
 
 fn maildir(p: &Path) {

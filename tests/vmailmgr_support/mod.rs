@@ -40,6 +40,11 @@ impl Out {
         }
     }
 
+    /// stdout followed by stderr, and the exit code.
+    pub fn pair(&self) -> (String, i32) {
+        (self.both(), self.code)
+    }
+
     /// stdout followed by stderr.
     pub fn both(&self) -> String {
         format!("{}{}", self.out, self.err)
@@ -58,6 +63,24 @@ pub fn run(mut c: Command, stdin: &[u8]) -> Out {
     let _ = i.write_all(stdin);
     drop(i);
     Out::of(&child.wait_with_output().unwrap())
+}
+
+/// `prog args...` with the environment set on `env_of`, from `/`, with
+/// `data` on descriptor 3 (a pipe, as the login front ends give it).
+pub fn fd3_from(env_of: &Command, prog: &str, data: &[u8], args: &[&str]) -> Out {
+    let mut sh = Command::new("/bin/sh");
+    sh.arg("-c")
+        .arg("exec \"$0\" \"$@\" 3<&0")
+        .arg(bin(prog))
+        .args(args)
+        .env_clear();
+    for (k, v) in env_of.get_envs() {
+        if let Some(v) = v {
+            sh.env(k, v);
+        }
+    }
+    sh.current_dir("/");
+    run(sh, data)
 }
 
 /// The mode bits of `p`.
@@ -129,13 +152,7 @@ impl Site {
             gid,
             root_run,
         };
-        s.etc(
-            "passwd",
-            &format!(
-                "vmtest:$0$secret:{uid}:{gid}::{}:/bin/sh\n",
-                s.home.display()
-            ),
-        );
+        s.etc("passwd", &s.etc_passwd_line("$0$secret"));
         s.control(
             "virtualdomains",
             "example.com:vmtest\n.example.net:vmtest\n",
@@ -143,6 +160,16 @@ impl Site {
         s.control("locals", "localhost\nlocal.example\n");
         s.control("me", "mail.example.org\n");
         s
+    }
+
+    /// The owner's `etc/passwd` line with password field `pw`.
+    pub fn etc_passwd_line(&self, pw: &str) -> String {
+        format!(
+            "vmtest:{pw}:{}:{}::{}:/bin/sh\n",
+            self.uid,
+            self.gid,
+            self.home.display()
+        )
     }
 
     /// The temporary directory holding root/ and home/.
@@ -212,19 +239,9 @@ impl Site {
     /// `prog args...` as the caller, from `/`, with `data` on descriptor 3
     /// (a pipe, as the login front ends give it) and `env` added.
     pub fn fd3(&self, prog: &str, data: &[u8], args: &[&str], env: &[(&str, &str)]) -> Out {
-        let mut sh = Command::new("/bin/sh");
-        sh.arg("-c")
-            .arg("exec \"$0\" \"$@\" 3<&0")
-            .arg(bin(prog))
-            .args(args)
-            .env_clear();
-        for (k, v) in self.cmd(prog, &[]).get_envs() {
-            if let Some(v) = v {
-                sh.env(k, v);
-            }
-        }
-        sh.envs(env.iter().copied()).current_dir("/");
-        run(sh, data)
+        let mut c = self.cmd(prog, &[]);
+        c.envs(env.iter().copied());
+        fd3_from(&c, prog, data, args)
     }
 
     /// checkvpw with `data` on descriptor 3.
