@@ -3,30 +3,17 @@
 //! maildirwatch, tcp-env, splogger (against a Unix datagram socket) and
 //! the qail/elq/pinq scripts.
 
+mod local_support;
+
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_qmail-queue"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// A temporary root with a real queue and our qmail-queue.
-fn root_with_queue() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let home = d.path().join("var/qmail");
-    qmail::hier::install(&home).unwrap();
-    qmail::hier::link_programs(&home, &bin_dir()).unwrap();
-    fs::write(home.join("control/me"), "example.org\n").unwrap();
-    d
-}
+use local_support::{bin_dir, root_with_queue, run, text};
 
 /// The messages sitting in the queue: (envelope todo bytes, message).
 fn queued(root: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -39,27 +26,6 @@ fn queued(root: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
         out.push((fs::read(e.path()).unwrap(), fs::read(mess).unwrap()));
     }
     out
-}
-
-fn run(exe: &str, args: &[&str], root: &Path, env: &[(&str, &str)], input: &[u8]) -> Output {
-    let msg = root.join("in.msg");
-    fs::write(&msg, input).unwrap();
-    let mut c = Command::new(exe);
-    c.args(args)
-        .env("QMAILRS_ROOT", root)
-        .env("QMAILRS_SINGLE_USER", "1")
-        .env_remove("QMAILQUEUE")
-        .stdin(fs::File::open(&msg).unwrap())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! qmail-local end to end: the `.qmail` rules of `shared/spec/qmail/local.md`
 //! §2, run against the real binary in a temporary home.
 
+mod local_support;
+
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -23,20 +25,8 @@ struct Out {
 fn env() -> Env {
     let home = tempfile::tempdir().unwrap();
     fs::set_permissions(home.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    let root = tempfile::tempdir().unwrap();
-    let bin = root.path().join("var/qmail/bin");
-    fs::create_dir_all(&bin).unwrap();
     // A stand-in qmail-queue: message to qq.msg, envelope to qq.env.
-    let qq = bin.join("qmail-queue");
-    fs::write(
-        &qq,
-        format!(
-            "#!/bin/sh\ncat > {0}/qq.msg\ncat <&1 > {0}/qq.env\nexit 0\n",
-            root.path().display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&qq, fs::Permissions::from_mode(0o755)).unwrap();
+    let root = local_support::root_with_qq();
     Env { home, root }
 }
 

@@ -1,47 +1,9 @@
 //! The `.qmail` helper programs and mailbox tools.
 
+mod local_support;
+
+use local_support::{root_with_qq, run};
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Output, Stdio};
-
-fn root_with_qq() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let bin = d.path().join("var/qmail/bin");
-    fs::create_dir_all(&bin).unwrap();
-    let qq = bin.join("qmail-queue");
-    fs::write(
-        &qq,
-        format!(
-            "#!/bin/sh\ncat > {0}/qq.msg\ncat <&1 > {0}/qq.env\n",
-            d.path().display()
-        ),
-    )
-    .unwrap();
-    fs::set_permissions(&qq, fs::Permissions::from_mode(0o755)).unwrap();
-    d
-}
-
-fn run(
-    exe: &str,
-    args: &[&str],
-    root: &std::path::Path,
-    env: &[(&str, &str)],
-    input: &[u8],
-) -> Output {
-    let msg = root.join("in.msg");
-    fs::write(&msg, input).unwrap();
-    let mut c = Command::new(exe);
-    c.args(args)
-        .env("QMAILRS_ROOT", root)
-        .env_remove("QMAILQUEUE")
-        .stdin(fs::File::open(&msg).unwrap())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().unwrap()
-}
 
 #[test]
 fn forward_requeues_with_dtline() {
