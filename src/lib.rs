@@ -21,6 +21,7 @@ pub mod date;
 pub mod dns;
 pub mod dovecot;
 pub mod envelope;
+pub mod errstr;
 pub mod hier;
 pub mod ids;
 pub mod inject;

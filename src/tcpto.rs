@@ -252,29 +252,6 @@ pub fn clear(path: &Path) -> Result<(), (&'static str, std::io::Error)> {
         .map_err(|e| ("clear", e))
 }
 
-/// `error_str` for the errors these programs meet (`common.md` §9).
-pub fn error_str(e: &std::io::Error) -> &'static str {
-    match e.raw_os_error() {
-        Some(libc::ENOENT) => "file does not exist",
-        Some(libc::EACCES) => "access denied",
-        Some(libc::EPERM) => "permission denied",
-        Some(libc::ENOTDIR) => "not a directory",
-        Some(libc::EISDIR) => "is a directory",
-        Some(libc::EIO) => "input/output error",
-        Some(libc::ENOSPC) => "out of disk space",
-        Some(libc::EROFS) => "read-only file system",
-        Some(libc::EINTR) => "interrupted system call",
-        Some(libc::ENOMEM) => "out of memory",
-        Some(libc::ENOLCK) => "no locks available",
-        Some(libc::EAGAIN) => "temporary failure",
-        Some(libc::EBADF) => "file descriptor not open",
-        Some(libc::ELOOP) => "symbolic link loop",
-        Some(libc::ENAMETOOLONG) => "file name too long",
-        Some(libc::EDQUOT) => "disk quota exceeded",
-        _ => "unknown error",
-    }
-}
-
 /// One line of qmail-tcpto's listing.
 pub fn format_line(r: &Record, now: u64) -> String {
     format!(

@@ -163,3 +163,31 @@ fn protocol_errors() {
     assert_eq!(run(d.path(), b"", &[]).0, 0);
     assert_eq!(run(d.path(), b"3:\nh", &[]).0, 0);
 }
+
+/// The rcpthosts check is qmail-smtpd's (`control::rcpthosts`): suffixes
+/// and morercpthosts.cdb; a morercpthosts.cdb that cannot be used is
+/// `resources()`, exit 111, never a silent "not allowed".
+#[test]
+fn morercpthosts_and_an_unusable_cdb() {
+    let d = setup();
+    let control = d.path().join("var/qmail/control");
+    std::fs::write(control.join("rcpthosts"), "example.org\n").unwrap();
+    let mut w = qmail::cdb::Writer::new();
+    w.add(b"more.example", b"").unwrap();
+    std::fs::write(control.join("morercpthosts.cdb"), w.finish().unwrap()).unwrap();
+    let (code, out) = run(
+        d.path(),
+        &message(b"\nhi\n", b"a@b", &[b"x@MORE.example", b"y@less.example"]),
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains(":Kok "), "{out}");
+    assert!(out.contains("allowed rcpthosts (#5.7.1),"), "{out}");
+    std::fs::write(control.join("morercpthosts.cdb"), b"not a cdb").unwrap();
+    let (code, out) = run(
+        d.path(),
+        &message(b"\nhi\n", b"a@b", &[b"x@example.org"]),
+        &[],
+    );
+    assert_eq!((code, out.as_str()), (111, ""));
+}

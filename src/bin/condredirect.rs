@@ -42,19 +42,13 @@ fn main() {
         Ok(f) => f,
         Err(e) => die(
             111,
-            &format!(
-                "fatal: unable to rewind: {}",
-                qmail::local::errno::io_text(&e)
-            ),
+            &format!("fatal: unable to rewind: {}", qmail::errstr::io_text(&e)),
         ),
     };
     if let Err(e) = input.seek(SeekFrom::Start(0)) {
         die(
             111,
-            &format!(
-                "fatal: unable to rewind: {}",
-                qmail::local::errno::io_text(&e)
-            ),
+            &format!("fatal: unable to rewind: {}", qmail::errstr::io_text(&e)),
         );
     }
     let to = args[0].clone().into_vec();

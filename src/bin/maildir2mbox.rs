@@ -28,7 +28,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use qmail::local::errno::io_text;
+use qmail::errstr::io_text;
 use qmail::maildir::scan;
 use qmail::mbox;
 

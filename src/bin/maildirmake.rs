@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use qmail::local::errno;
+use qmail::errstr;
 
 fn die(code: i32, msg: &str) -> ! {
     let _ = writeln!(std::io::stderr(), "maildirmake: {msg}");
@@ -27,13 +27,13 @@ fn main() {
     if let Err(e) = std::fs::create_dir(&dir) {
         die(
             111,
-            &format!("fatal: unable to mkdir {name}: {}", errno::io_text(&e)),
+            &format!("fatal: unable to mkdir {name}: {}", errstr::io_text(&e)),
         );
     }
     if let Err(e) = std::env::set_current_dir(&dir) {
         die(
             111,
-            &format!("fatal: unable to chdir to {name}: {}", errno::io_text(&e)),
+            &format!("fatal: unable to chdir to {name}: {}", errstr::io_text(&e)),
         );
     }
     for sub in ["tmp", "new", "cur"] {
@@ -42,7 +42,7 @@ fn main() {
                 111,
                 &format!(
                     "fatal: unable to mkdir {name}/{sub}: {}",
-                    errno::io_text(&e)
+                    errstr::io_text(&e)
                 ),
             );
         }

@@ -18,8 +18,8 @@ use std::fs::File;
 use std::io::{self, BufReader, Write};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use qmail::errstr::io_text;
 use qmail::inject::header::Field;
-use qmail::local::errno::io_text;
 use qmail::local::headerbody::{headerbody, printable, skipname, Parts};
 use qmail::maildir::scan;
 

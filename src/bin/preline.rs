@@ -58,7 +58,7 @@ fn main() {
     let mut child = match Command::new(prog).args(rest).stdin(Stdio::piped()).spawn() {
         Ok(c) => c,
         Err(e) => {
-            let code = if qmail::local::errno::io_is_temp(&e) {
+            let code = if qmail::errstr::io_is_temp(&e) {
                 111
             } else {
                 100
@@ -68,7 +68,7 @@ fn main() {
                 &format!(
                     "fatal: unable to run {}: {}",
                     prog.to_string_lossy(),
-                    qmail::local::errno::io_text(&e)
+                    qmail::errstr::io_text(&e)
                 ),
             );
         }

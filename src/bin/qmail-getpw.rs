@@ -22,7 +22,7 @@ use std::os::unix::fs::MetadataExt;
 
 use nix::errno::Errno;
 use nix::unistd::User;
-use qmail::local::errno;
+use qmail::errstr;
 use qmail::local::getpw::{search, Account, HomeCheck};
 
 fn getpwnam(name: &[u8]) -> Result<Option<Account>, ()> {
@@ -46,7 +46,7 @@ fn home(a: &Account) -> HomeCheck {
     match std::fs::metadata(OsStr::from_bytes(&a.dir)) {
         Ok(md) if md.uid() == a.uid => HomeCheck::Owned,
         Ok(_) => HomeCheck::No,
-        Err(e) if errno::io_is_temp(&e) => HomeCheck::Temporary,
+        Err(e) if errstr::io_is_temp(&e) => HomeCheck::Temporary,
         Err(_) => HomeCheck::No,
     }
 }

@@ -14,7 +14,7 @@
 use std::io::Write;
 
 use qmail::cdb::Writer;
-use qmail::local::errno;
+use qmail::errstr;
 
 fn die(msg: &str) -> ! {
     let _ = writeln!(std::io::stderr(), "qmail-newmrh: fatal: {msg}");
@@ -26,14 +26,14 @@ fn main() {
     if let Err(e) = std::env::set_current_dir(qmail::root::qmail_home()) {
         die(&format!(
             "unable to chdir to /var/qmail: {}",
-            errno::io_text(&e)
+            errstr::io_text(&e)
         ));
     }
     let text = match std::fs::read("control/morercpthosts") {
         Ok(t) => t,
         Err(e) => die(&format!(
             "unable to read control/morercpthosts: {}",
-            errno::io_text(&e)
+            errstr::io_text(&e)
         )),
     };
     let mut w = Writer::new();
@@ -51,13 +51,13 @@ fn main() {
     if let Err(e) = written {
         die(&format!(
             "unable to write to control/morercpthosts.tmp: {}",
-            errno::io_text(&e)
+            errstr::io_text(&e)
         ));
     }
     if let Err(e) = std::fs::rename("control/morercpthosts.tmp", "control/morercpthosts.cdb") {
         die(&format!(
             "unable to move control/morercpthosts.tmp to control/morercpthosts.cdb: {}",
-            errno::io_text(&e)
+            errstr::io_text(&e)
         ));
     }
 }

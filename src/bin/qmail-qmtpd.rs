@@ -18,8 +18,8 @@
 use std::os::unix::ffi::OsStringExt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use qmail::control::rcpthosts::RcptHosts;
 use qmail::control::{parse_uint, Control};
-use qmail::qmtp::rcpthosts::Rcpthosts;
 use qmail::qmtp::received::Peer;
 use qmail::qmtp::server::{serve, Config};
 use qmail::qmtp::Exit;
@@ -37,7 +37,7 @@ fn setup() -> Result<Config, Exit> {
         return Err(Exit::Resources);
     }
     let control = Control::at(home.join("control")).map_err(|_| Exit::Resources)?;
-    let rcpthosts = Rcpthosts::load(&control).map_err(|_| Exit::Resources)?;
+    let rcpthosts = RcptHosts::load(&control).map_err(|_| Exit::Resources)?;
     let mut databytes = control
         .read_int("databytes", 0)
         .map_err(|_| Exit::Resources)?;

@@ -38,7 +38,7 @@ fn main() {
     for dir in [home.clone(), home.join("queue")] {
         if let Err(e) = std::env::set_current_dir(&dir) {
             out.extend_from_slice(
-                format!("fatal: unable to chdir: {}\n", scan::error_str(&e)).as_bytes(),
+                format!("fatal: unable to chdir: {}\n", qmail::errstr::io_text(&e)).as_bytes(),
             );
             finish(&out, 111);
         }
@@ -50,7 +50,7 @@ fn main() {
             let text = format!(
                 "fatal: unable to opendir {}: {}\n",
                 e.dir,
-                scan::error_str(&e.error)
+                qmail::errstr::io_text(&e.error)
             );
             out.extend_from_slice(text.as_bytes());
             finish(&out, 111);
@@ -60,7 +60,11 @@ fn main() {
         match scan::read_queued(&q, id) {
             Ok(m) => scan::qread_lines(&m, &mut out),
             Err(e) => out.extend_from_slice(
-                format!("warning: trouble with #{id}: {}\n", scan::error_str(&e)).as_bytes(),
+                format!(
+                    "warning: trouble with #{id}: {}\n",
+                    qmail::errstr::io_text(&e)
+                )
+                .as_bytes(),
             ),
         }
     }

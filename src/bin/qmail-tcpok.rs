@@ -13,7 +13,7 @@
 use qmail::tcpto;
 
 fn die(text: String, e: &std::io::Error) -> ! {
-    eprintln!("qmail-tcpok: fatal: {text}: {}", tcpto::error_str(e));
+    eprintln!("qmail-tcpok: fatal: {text}: {}", qmail::errstr::io_text(e));
     std::process::exit(111);
 }
 

@@ -19,7 +19,7 @@ use qmail::tcpto::{self, Table};
 
 fn fatal(what: &str, e: &std::io::Error) -> ! {
     let mut o = std::io::stdout().lock();
-    let _ = writeln!(o, "fatal: {what}: {}", tcpto::error_str(e));
+    let _ = writeln!(o, "fatal: {what}: {}", qmail::errstr::io_text(e));
     let _ = o.flush();
     std::process::exit(111);
 }

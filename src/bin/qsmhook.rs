@@ -23,8 +23,8 @@ use std::io::{self, Read, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::process::{Command, Stdio};
 
+use qmail::errstr;
 use qmail::inject::getopt::{getopt, Opt};
-use qmail::local::errno;
 
 fn die(code: i32, msg: &str) -> ! {
     let _ = io::stderr().write_all(msg.as_bytes());
@@ -108,7 +108,7 @@ fn main() {
         .spawn()
     {
         Ok(c) => c,
-        Err(e) if errno::io_is_temp(&e) => die_temp(),
+        Err(e) if errstr::io_is_temp(&e) => die_temp(),
         Err(_) => die(100, "qsmhook: fatal: command not found\n"),
     };
     if let Some(mut pipe) = child.stdin.take() {

@@ -8,6 +8,7 @@
 
 pub mod files;
 pub mod map;
+pub mod rcpthosts;
 pub mod showctl;
 mod typed;
 

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::fcntl::{Flock, FlockArg};
 
-use super::{bpath, errno, rewind, Delivery, Failure};
+use super::{bpath, rewind, Delivery, Failure};
 use crate::envelope::Envelope;
+use crate::errstr;
 use crate::maildir::save::{self, FillError, SaveError, Target};
 use crate::queue::client::Injection;
 
@@ -78,7 +79,7 @@ impl Context<'_> {
             .map_err(|e| {
                 Failure::temp(format!(
                     "Unable to open {name}: {}. (#4.2.1)",
-                    errno::io_text(&e)
+                    errstr::io_text(&e)
                 ))
             })?;
         let mut mbox = lock(f, LOCK_WAIT)?;
@@ -101,10 +102,10 @@ impl Context<'_> {
         let fail = match result {
             Ok(()) => return Ok(()),
             Err(crate::mbox::CopyError::Read(e)) => {
-                format!("Unable to read message: {}. (#4.3.0)", errno::io_text(&e))
+                format!("Unable to read message: {}. (#4.3.0)", errstr::io_text(&e))
             }
             Err(crate::mbox::CopyError::Write(e)) => {
-                format!("Unable to write {name}: {}. (#4.3.0)", errno::io_text(&e))
+                format!("Unable to write {name}: {}. (#4.3.0)", errstr::io_text(&e))
             }
         };
         if let (true, Some(pos)) = (locked, pos) {
@@ -133,7 +134,7 @@ impl Context<'_> {
     /// The original's maildir child, returning its exit code.
     fn maildir_code(&self, msg: &mut File, dir: &[u8]) -> i32 {
         if let Err(e) = std::env::set_current_dir(bpath(dir)) {
-            return if errno::io_is_temp(&e) { 1 } else { 2 };
+            return if errstr::io_is_temp(&e) { 1 } else { 2 };
         }
         let pid = std::process::id();
         let host = hostname();
@@ -179,7 +180,7 @@ impl Context<'_> {
     pub fn program(&self, msg: &mut File, cmd: &[u8]) -> Result<Program, Failure> {
         rewind(msg)?;
         let stdin = msg.try_clone().map_err(|e| {
-            Failure::temp(format!("Unable to fork: {}. (#4.3.0)", errno::io_text(&e)))
+            Failure::temp(format!("Unable to fork: {}. (#4.3.0)", errstr::io_text(&e)))
         })?;
         let mut c = Command::new("/bin/sh");
         c.arg("-c")
@@ -191,7 +192,7 @@ impl Context<'_> {
         let mut child = c.spawn().map_err(|e| {
             Failure::temp(format!(
                 "Unable to run /bin/sh: {}. (#4.3.0)",
-                errno::io_text(&e)
+                errstr::io_text(&e)
             ))
         })?;
         let status = loop {

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::cdb::Reader;
-use crate::local::errno;
+use crate::errstr;
 use crate::send::spawn::{run_collect, truncate_report, Channel, Exit};
 use crate::users::{self, Owner};
 
@@ -151,7 +151,7 @@ impl Local {
         }
         match run_collect(c, Stdio::from(mess)) {
             Ok(r) => r,
-            Err(e) if errno::io_is_temp(&e) => (Exit::Code(qlx::EXECSOFT), Vec::new()),
+            Err(e) if errstr::io_is_temp(&e) => (Exit::Code(qlx::EXECSOFT), Vec::new()),
             Err(_) => (Exit::Code(qlx::EXECHARD), Vec::new()),
         }
     }

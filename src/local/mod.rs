@@ -9,7 +9,6 @@
 //! exit code and message text.
 
 pub mod deliver;
-pub mod errno;
 pub mod getpw;
 pub mod headerbody;
 pub mod lspawn;
@@ -24,6 +23,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::dotqmail::{self, Instruction};
+use crate::errstr;
 
 /// conf-patrn: mode bits that must not be set on a home or `.qmail`.
 pub const PATRN: u32 = 0o002;
@@ -187,7 +187,7 @@ impl Delivery {
             Failure::temp(format!(
                 "Unable to switch to {}: {}. (#4.3.0)",
                 String::from_utf8_lossy(&self.args.home),
-                errno::io_text(&e)
+                errstr::io_text(&e)
             ))
         })?;
         check_home(doit, warn)?;
@@ -308,7 +308,7 @@ impl Delivery {
             name.extend_from_slice(suffix);
             match std::fs::metadata(OsStr::from_bytes(&name)) {
                 Ok(_) => Ok(true),
-                Err(e) if errno::io_is_temp(&e) => Err(open_failure(&name, &e)),
+                Err(e) if errstr::io_is_temp(&e) => Err(open_failure(&name, &e)),
                 Err(_) => Ok(false),
             }
         };
@@ -340,7 +340,7 @@ fn open_failure(name: &[u8], e: &io::Error) -> Failure {
     Failure::temp(format!(
         "Unable to open {}: {}. (#4.3.0)",
         String::from_utf8_lossy(name),
-        errno::io_text(e)
+        errstr::io_text(e)
     ))
 }
 
@@ -351,7 +351,7 @@ fn open_qmail(name: &[u8]) -> Result<Option<(File, bool)>, Failure> {
         Ok(f) => f,
         Err(e) => {
             let n = e.raw_os_error().unwrap_or(0);
-            if errno::is_temp(n) || n == libc::EPERM || n == libc::EACCES {
+            if errstr::is_temp(n) || n == libc::EPERM || n == libc::EACCES {
                 return Err(open_failure(name, &e));
             }
             return Ok(None);
@@ -373,7 +373,7 @@ fn check_home(doit: bool, warn: &mut dyn Write) -> Result<(), Failure> {
     let md = std::fs::metadata(".").map_err(|e| {
         Failure::temp(format!(
             "Unable to stat home directory: {}. (#4.3.0)",
-            errno::io_text(&e)
+            errstr::io_text(&e)
         ))
     })?;
     if md.mode() & PATRN != 0 {
@@ -400,7 +400,7 @@ fn loop_check(msg: &mut File, dtline: &[u8]) -> Result<(), Failure> {
         r.read_until(b'\n', &mut line).map_err(|e| {
             Failure::temp(format!(
                 "Unable to read message: {}. (#4.3.0)",
-                errno::io_text(&e)
+                errstr::io_text(&e)
             ))
         })?;
         if line.last() != Some(&b'\n') || line.len() <= 1 {

@@ -7,8 +7,8 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::process::Command;
 
-use super::errno;
 use crate::envelope::Envelope;
+use crate::errstr;
 use crate::queue::client::Injection;
 
 /// How a helper's child ended.
@@ -30,7 +30,7 @@ pub fn run(args: &[OsString]) -> Child {
             Some(c) => Child::Exit(c),
             None => Child::Crashed,
         },
-        Err(e) => Child::NoExec(errno::io_is_temp(&e)),
+        Err(e) => Child::NoExec(errstr::io_is_temp(&e)),
     }
 }
 
@@ -66,7 +66,7 @@ pub fn requeue(
                 qq.fail();
                 let _ = qq.close(&Envelope::default());
                 return Err(QueueFailure {
-                    text: format!("unable to read message: {}", errno::io_text(&e)),
+                    text: format!("unable to read message: {}", errstr::io_text(&e)),
                     code: 111,
                 });
             }

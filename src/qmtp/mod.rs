@@ -1,8 +1,7 @@
 //! QMTP and the pieces QMTP and QMQP servers share (`binaries.md` §QMTP,
 //! §QMQP): a byte reader with the originals' end-of-input rule, the
-//! Received line, the rcpthosts check.
+//! Received line (the rcpthosts check is `control::rcpthosts`).
 
-pub mod rcpthosts;
 pub mod received;
 pub mod server;
 

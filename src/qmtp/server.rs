@@ -10,11 +10,11 @@
 
 use std::io::{Read, Write};
 
+use crate::control::rcpthosts::RcptHosts;
 use crate::envelope::Envelope;
 use crate::netstring;
 use crate::queue::client::Injection;
 
-use super::rcpthosts::Rcpthosts;
 use super::received::{self, Peer};
 use super::{getlen, send, ByteReader, Exit, Spool};
 
@@ -29,7 +29,7 @@ pub struct Config {
     /// 0 = no limit.
     pub databytes: u64,
     pub relayclient: Option<Vec<u8>>,
-    pub rcpthosts: Rcpthosts,
+    pub rcpthosts: RcptHosts,
     pub peer: Peer,
 }
 
@@ -194,8 +194,13 @@ fn one<R: Read>(
             verdict = Verdict::Bad;
         } else if let Some(rc) = &cfg.relayclient {
             addr.extend_from_slice(rc);
-        } else if !cfg.rcpthosts.allows(&addr) {
-            verdict = Verdict::Domain;
+        } else {
+            // rcpthosts() == -1: resources().
+            match cfg.rcpthosts.allowed(&addr) {
+                Ok(true) => {}
+                Ok(false) => verdict = Verdict::Domain,
+                Err(_) => return Err(Exit::Resources),
+            }
         }
         if verdict == Verdict::Ok {
             recipients.push(addr);

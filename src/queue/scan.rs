@@ -98,36 +98,6 @@ pub struct Queued {
     pub remote_error: Option<&'static str>,
 }
 
-/// `error_str` (`common.md` §9) for the errnos the queue tools meet.
-pub fn error_str(e: &io::Error) -> &'static str {
-    match e.raw_os_error() {
-        Some(0) => "no error",
-        Some(libc::EINTR) => "interrupted system call",
-        Some(libc::ENOMEM) => "out of memory",
-        Some(libc::ENOENT) => "file does not exist",
-        Some(libc::EIO) => "input/output error",
-        Some(libc::EEXIST) => "file already exists",
-        Some(libc::EAGAIN) => "temporary failure",
-        Some(libc::EPERM) => "permission denied",
-        Some(libc::EACCES) => "access denied",
-        Some(libc::ENOTDIR) => "not a directory",
-        Some(libc::EISDIR) => "is a directory",
-        Some(libc::EINVAL) => "invalid argument",
-        Some(libc::ENFILE) => "system cannot open more files",
-        Some(libc::EMFILE) => "process cannot open more files",
-        Some(libc::EFBIG) => "file too big",
-        Some(libc::ENOSPC) => "out of disk space",
-        Some(libc::EROFS) => "read-only file system",
-        Some(libc::EMLINK) => "too many links",
-        Some(libc::ELOOP) => "symbolic link loop",
-        Some(libc::ENAMETOOLONG) => "file name too long",
-        Some(libc::EXDEV) => "cross-device link",
-        Some(libc::EDQUOT) => "disk quota exceeded",
-        Some(libc::ESTALE) => "stale NFS file handle",
-        _ => "unknown error",
-    }
-}
-
 /// Channel records up to the last NUL, as qmail-qread's `getln` reads
 /// them (types other than `T`/`D` are kept with `done == false` out of
 /// the way: qread skips them).
@@ -168,7 +138,7 @@ pub fn read_queued(q: &Layout, id: u64) -> io::Result<Queued> {
         let bytes = match read_optional(path) {
             Ok(b) => b,
             Err(e) => {
-                errors[i] = Some(error_str(&e));
+                errors[i] = Some(crate::errstr::io_text(&e));
                 None
             }
         };

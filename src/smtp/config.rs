@@ -9,8 +9,9 @@ use crate::auth::sasl::Mode;
 use crate::cdb;
 use crate::control::Control;
 
-use super::policy::{ConstMap, RcptHosts};
+use super::policy::ConstMap;
 use super::validrcptto::{self, ValidRcptTo};
+use crate::control::rcpthosts::RcptHosts;
 
 /// Control files, one row each: (name, default, use). For documentation
 /// and tests; [`Config::load`] reads them in this order.
@@ -154,12 +155,7 @@ impl Config {
             },
             None => 1200,
         };
-        let rh_lines = c.read_list("rcpthosts", false)?;
-        let more = if rh_lines.is_some() {
-            read_cdb(&c.dir().join("morercpthosts.cdb"))?
-        } else {
-            None
-        };
+        let rcpthosts = RcptHosts::load(&c)?;
         let badmailfrom = c
             .read_list("badmailfrom", false)?
             .map(|l| ConstMap::new(&l));
@@ -185,7 +181,7 @@ impl Config {
             greeting,
             localiphost,
             timeout,
-            rcpthosts: RcptHosts::new(rh_lines, more),
+            rcpthosts,
             badmailfrom,
             databytes,
             validrcptto,

@@ -1,6 +1,10 @@
-//! qmail's `error_str` and `error_temp` (`shared/spec/qmail/common.md` §9):
-//! the exact errno texts that appear in delivery reports and bounces, and
-//! the set of errnos that make a failure temporary.
+//! djb's `error_str` and `error_temp` (`shared/spec/qmail/common.md` §9),
+//! kept once: the errno texts qmail's programs (delivery reports, bounces,
+//! qmail-qread, qmail-tcpok, maildirmake, ...) and ucspi-tcp's (tcpserver,
+//! tcprules) print after `: ` instead of libc's `strerror`, and the set of
+//! errnos that make a failure temporary. qmail 1.03 and ucspi-tcp 0.88
+//! list the errnos in different orders but give each the same text, so
+//! one table serves both.
 
 use std::io;
 

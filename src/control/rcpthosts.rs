@@ -1,0 +1,135 @@
+//! `rcpthosts.c`: may mail to this recipient be accepted without
+//! RELAYCLIENT? One check for qmail-smtpd and qmail-qmtpd
+//! (`shared/spec/qmail/control.md`: `rcpthosts`, `morercpthosts.cdb`;
+//! `smtpd.md` §7).
+//!
+//! No `rcpthosts` file → every recipient (morercpthosts.cdb is then not
+//! read). An address without `@` is accepted. Otherwise the lowercased
+//! domain and each of its suffixes starting at a `.` are looked up in
+//! rcpthosts (constmap: ASCII case-insensitive), then in
+//! morercpthosts.cdb. A cdb that cannot be read is the caller's
+//! temporary failure (smtpd `421 unable to read controls`, qmtpd exit 111),
+//! as `rcpthosts()` returning -1 is.
+
+use std::io;
+
+use crate::cdb;
+use crate::control::map::{Map, Shape};
+use crate::control::Control;
+
+/// rcpthosts plus morercpthosts.cdb, as read at start-up (`rcpthosts_init`).
+#[derive(Debug, Clone, Default)]
+pub struct RcptHosts {
+    /// `None`: control/rcpthosts does not exist, every domain is allowed.
+    hosts: Option<Map>,
+    more: Option<cdb::Reader>,
+}
+
+impl RcptHosts {
+    /// From rcpthosts' lines (`None`: no file) and morercpthosts.cdb.
+    pub fn new(lines: Option<Vec<Vec<u8>>>, more: Option<cdb::Reader>) -> Self {
+        match lines {
+            Some(l) => RcptHosts {
+                hosts: Some(Map::from_lines(&l, Shape::Plain)),
+                more,
+            },
+            None => RcptHosts::default(),
+        }
+    }
+
+    /// `rcpthosts_init`: read `rcpthosts` and, if it exists,
+    /// `morercpthosts.cdb` (absent is fine; unreadable or not a cdb is an
+    /// error).
+    pub fn load(control: &Control) -> io::Result<Self> {
+        let Some(lines) = control.read_list("rcpthosts", false)? else {
+            return Ok(RcptHosts::default());
+        };
+        let more = match std::fs::read(control.dir().join("morercpthosts.cdb")) {
+            Ok(b) => Some(
+                cdb::Reader::new(b)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?,
+            ),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        Ok(RcptHosts::new(Some(lines), more))
+    }
+
+    /// `rcpthosts(addr)`: is mail to `addr` accepted?
+    pub fn allowed(&self, addr: &[u8]) -> Result<bool, cdb::CdbError> {
+        let Some(hosts) = &self.hosts else {
+            return Ok(true);
+        };
+        let Some(at) = addr.iter().rposition(|&b| b == b'@') else {
+            return Ok(true);
+        };
+        let host = addr[at + 1..].to_ascii_lowercase();
+        let suffixes = || {
+            (0..host.len())
+                .filter(|&j| j == 0 || host[j] == b'.')
+                .map(|j| &host[j..])
+        };
+        if suffixes().any(|s| hosts.get(s).is_some()) {
+            return Ok(true);
+        }
+        if let Some(more) = &self.more {
+            for s in suffixes() {
+                if more.contains(s)? {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(v: &[&str]) -> Vec<Vec<u8>> {
+        v.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn suffixes_and_more() {
+        let r = RcptHosts::new(
+            Some(l(&["oracle.example", "Example.org", ".sub.example"])),
+            None,
+        );
+        assert!(r.allowed(b"a@Example.ORG").unwrap());
+        assert!(r.allowed(b"nodomain").unwrap());
+        assert!(!r.allowed(b"a@mx.example.org").unwrap());
+        assert!(r.allowed(b"a@mx.sub.example").unwrap());
+        assert!(!r.allowed(b"a@sub.example").unwrap());
+        assert!(!r.allowed(b"victim@example.org.evil.example").unwrap());
+        assert!(!r.allowed(b"a@").unwrap());
+        let mut w = cdb::Writer::new();
+        w.add(b"more.example", b"").unwrap();
+        let more = cdb::Reader::new(w.finish().unwrap()).unwrap();
+        let r = RcptHosts::new(Some(l(&["x.example"])), Some(more.clone()));
+        assert!(r.allowed(b"a@more.example").unwrap());
+        assert!(r.allowed(b"a@MORE.example").unwrap());
+        assert!(!r.allowed(b"a@less.example").unwrap());
+        assert!(RcptHosts::new(None, Some(more))
+            .allowed(b"a@any.example")
+            .unwrap());
+    }
+
+    #[test]
+    fn load_reads_more_only_with_rcpthosts() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("morercpthosts.cdb"), b"not a cdb").unwrap();
+        let c = Control::at(d.path()).unwrap();
+        assert!(RcptHosts::load(&c)
+            .unwrap()
+            .allowed(b"a@x.example")
+            .unwrap());
+        std::fs::write(d.path().join("rcpthosts"), b"y.example\n").unwrap();
+        assert!(RcptHosts::load(&c).is_err());
+        std::fs::remove_file(d.path().join("morercpthosts.cdb")).unwrap();
+        let r = RcptHosts::load(&c).unwrap();
+        assert!(r.allowed(b"a@Y.example").unwrap());
+        assert!(!r.allowed(b"a@x.example").unwrap());
+    }
+}
