@@ -4,6 +4,9 @@
 //! it; qmail-send makes info and channel files durable (one `syncfs` per
 //! batch) before it asks qmail-clean to remove `todo/ID`. Dropping any
 //! of these syncs, or moving it past the step it guards, fails here.
+//! `mess/S` gets no directory fsync by design (the file systems on which
+//! that is safe, and why it relies on nothing netqmail does not:
+//! docs/internals.md, "On which file systems the order is crash-safe").
 //! See: issue 3, docs/internals.md "fsync and link order".
 
 use std::fs;

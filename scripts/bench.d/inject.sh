@@ -65,3 +65,78 @@ if command -v strace >/dev/null; then
 else
   bench_report "sync calls per message" "n/a" "(strace not installed)"
 fi
+
+# End to end: sync calls per message from qmail-queue through qmail-send's
+# todo processing to the Maildir delivery, everything under one strace -f,
+# counted per program (each pid's last execve; threads and forks inherit
+# their parent's). netqmail: qmail-queue 2 (mess, intd), qmail-send 2 per
+# channel (info, local/remote), qmail-local 1 (the Maildir tmp file).
+if command -v strace >/dev/null; then
+  e2e_n=${BENCH_INJECT_E2E_N:-20}
+  e2e_root=$BENCH_TMP/inject-e2e
+  bench_qmail_tree "$e2e_root"
+  e2e_home=$e2e_root/var/qmail
+  echo oracle.example > "$e2e_home/control/locals"
+  e2e_user=$e2e_root/home/rcpt
+  mkdir -p "$e2e_user"
+  chmod 755 "$e2e_user"
+  "$BENCH_BIN/maildirmake" "$e2e_user/Maildir"
+  printf '=rcpt:rcpt:%s:%s:%s:::\n.\n' "$(id -u)" "$(id -g)" "$e2e_user" > "$e2e_home/users/assign"
+  env QMAILRS_ROOT="$e2e_root" "$BENCH_BIN/qmail-newu"
+  printf 'Fsender@oracle.example\0Trcpt@oracle.example\0\0' > "$BENCH_TMP/e2e-envelope"
+  # The traced driver: qmail-start, N qmail-queue runs, wait for N
+  # deliveries and an empty queue, TERM.
+  cat > "$BENCH_TMP/e2e-driver" <<'DRIVER'
+set -eu
+home=$1 n=$2 msg=$3 envelope=$4 new=$5
+"$home/bin/qmail-start" ./Maildir/ > "$home/../e2e.log" 2>&1 &
+send=$!
+for _ in $(seq "$n"); do
+  "$home/bin/qmail-queue" < "$msg" 1< "$envelope"
+done
+tries=0
+until [ "$(find "$new" -type f | wc -l)" -ge "$n" ] && [ -z "$(find "$home/queue/todo" "$home/queue/info" -type f)" ]; do
+  tries=$((tries + 1))
+  [ "$tries" -lt 1200 ] || { echo "e2e: not delivered" >&2; kill -TERM "$send"; exit 1; }
+  sleep 0.05
+done
+kill -TERM "$send"
+wait "$send" || true
+DRIVER
+  for mode in fsync syncfs; do
+    trace=$BENCH_TMP/e2e-trace.$mode
+    find "$e2e_user/Maildir/new" -type f -delete
+    env PATH="$e2e_home/bin:$PATH" QMAILRS_ROOT="$e2e_root" QMAILRS_SINGLE_USER=1 QMAILRS_QUEUE_SYNC=$mode \
+      strace -f -qq -o "$trace" \
+      -e trace=execve,clone,clone3,fork,vfork,fsync,fdatasync,syncfs,sync,sync_file_range \
+      bash "$BENCH_TMP/e2e-driver" "$e2e_home" "$e2e_n" "$BENCH_TMP/message" \
+      "$BENCH_TMP/e2e-envelope" "$e2e_user/Maildir/new"
+    # Pass 1: each pid's last program (successful execve) and parent
+    # (clone/fork return values). Pass 2: each sync call's start line
+    # counts for its pid's program, or the nearest ancestor's.
+    counts=$(awk -v n="$e2e_n" '
+      function base(p) { sub(/.*\//, "", p); return p }
+      { pid = $1; line = $0; sub(/^[0-9]+ +/, "", line) }
+      NR == FNR {
+        if (line ~ /^execve\(/) { split(line, a, "\""); pend[pid] = base(a[2]) }
+        if ((line ~ /^execve\(/ || line ~ /^<\.\.\. execve resumed>/) && line ~ /= 0$/) prog[pid] = pend[pid]
+        if ((line ~ /^(clone3?|fork|vfork)\(/ || line ~ /^<\.\.\. (clone3?|fork|vfork) resumed>/) && match(line, /= [0-9]+$/))
+          parent[substr(line, RSTART + 2)] = pid
+        next
+      }
+      line ~ /^(fsync|fdatasync|syncfs|sync|sync_file_range)\(/ {
+        p = pid
+        while (!(p in prog) && (p in parent)) p = parent[p]
+        name = (p in prog) ? prog[p] : "?"
+        c[name]++; total++
+      }
+      END {
+        out = ""
+        for (p in c) out = out sprintf("%s %.1f, ", p, c[p] / n)
+        printf "%.1f|%s\n", total / n, substr(out, 1, length(out) - 2)
+      }' "$trace" "$trace")
+    bench_report "end to end sync calls per message ($mode)" "${counts%%|*}" "(${counts#*|}; netqmail: qmail-queue 2, qmail-send 2, qmail-local 1 = 5)"
+  done
+else
+  bench_report "end to end sync calls per message" "n/a" "(strace not installed)"
+fi

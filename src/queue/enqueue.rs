@@ -116,12 +116,14 @@ pub enum SyncMode {
     /// `fsync` of the mess file and of the intd file (concurrently, so
     /// one journal commit can cover both), then of `todo/` after the
     /// link: three calls, each touching only this message. The
-    /// `mess/S/ID` name needs no directory fsync of its own: it was
-    /// made (by `link`) before the mess file's `fsync`, which on a
-    /// journaling file system (ext3/ext4, XFS, btrfs) commits the
-    /// transaction holding it, and metadata journaling keeps it ahead of
-    /// the later `todo/ID` link (the property netqmail's queue relies on
-    /// for all its names; we rely on it for this one only).
+    /// `mess/S/ID` name gets no directory fsync of its own: it was made
+    /// (by `link`) before the mess file's `fsync`, and it survives with
+    /// it on every file system where netqmail's queue is crash-safe
+    /// (synchronous metadata, a journal, btrfs' log tree, ext4 without a
+    /// journal through `ext4_sync_parent`); netqmail needs that property
+    /// for all its names, we for this one only. The table and reasoning:
+    /// `docs/internals.md`, "On which file systems the order is
+    /// crash-safe".
     #[default]
     Fsync,
 }
