@@ -20,6 +20,39 @@ pub enum ReadError {
     TooLong,
 }
 
+/// A client connection as the protocol code sees it: lines in, bytes out
+/// (plain fds here, TLS in the login process's adapter).
+pub trait Lines {
+    /// The next line without its LF (a CR before it is removed too).
+    fn read_line(&mut self) -> Result<Vec<u8>, ReadError>;
+    /// Queue bytes.
+    fn out(&mut self, b: &[u8]);
+    /// Send what is queued.
+    fn flush(&mut self);
+    /// A write failed: the client is gone.
+    fn broken(&self) -> bool;
+    /// Queue one reply line plus CRLF.
+    fn line(&mut self, s: &str) {
+        self.out(s.as_bytes());
+        self.out(b"\r\n");
+    }
+}
+
+impl Lines for LineIo {
+    fn read_line(&mut self) -> Result<Vec<u8>, ReadError> {
+        LineIo::read_line(self)
+    }
+    fn out(&mut self, b: &[u8]) {
+        LineIo::out(self, b)
+    }
+    fn flush(&mut self) {
+        LineIo::flush(self)
+    }
+    fn broken(&self) -> bool {
+        self.broken
+    }
+}
+
 /// Buffered command input and reply output.
 pub struct LineIo {
     rd: File,

@@ -6,6 +6,12 @@
 //! * [`io`]: line I/O of the post-login processes;
 //! * [`pop3`]: the `pop3` process (TRANSACTION/UPDATE) and `pop3-login`.
 
+pub mod config;
 pub mod io;
 pub mod location;
+pub mod login;
+pub mod passdb;
 pub mod pop3;
+pub mod reply;
+pub mod sasl;
+pub mod tlsio;

@@ -5,6 +5,7 @@
 //! Not qmail's qmail-popup/qmail-pop3d, which live in `crate::pop3`.
 
 pub mod fetch;
+pub mod login;
 pub mod mailbox;
 pub mod session;
 pub mod uidl;

@@ -6,7 +6,7 @@
 
 use super::fetch::{self, Workarounds};
 use super::mailbox::{Expunged, Inbox};
-use crate::dovecot::io::{LineIo, ReadError};
+use crate::dovecot::io::{Lines, ReadError};
 
 /// Consecutive bad commands before Dovecot hangs up (`CLIENT_MAX_BAD_COMMANDS`).
 const MAX_BAD: u32 = 20;
@@ -89,7 +89,7 @@ impl Session {
     }
 
     /// Serve commands until QUIT, disconnect or an error.
-    pub fn run(&mut self, io: &mut LineIo) -> End {
+    pub fn run(&mut self, io: &mut dyn Lines) -> End {
         loop {
             let line = match io.read_line() {
                 Ok(l) => l,
@@ -123,14 +123,14 @@ impl Session {
                 }
                 Outcome::Quit => {
                     io.flush();
-                    return if io.broken {
+                    return if io.broken() {
                         End::StorageError
                     } else {
                         End::Quit
                     };
                 }
             }
-            if io.broken {
+            if io.broken() {
                 self.disconnect();
                 return End::Disconnected;
             }
@@ -144,7 +144,7 @@ impl Session {
         self.seen_changes = 0;
     }
 
-    fn command(&mut self, io: &mut LineIo, name: &str, args: &str) -> Outcome {
+    fn command(&mut self, io: &mut dyn Lines, name: &str, args: &str) -> Outcome {
         if !VERBS.contains(&name) {
             io.line(&format!("-ERR Unknown command: {name}"));
             return Outcome::Bad;
@@ -179,7 +179,7 @@ impl Session {
     /// `get_msgnum()`: the 0-based number and the rest after blanks.
     fn msgnum<'a>(
         &self,
-        io: &mut LineIo,
+        io: &mut dyn Lines,
         args: &'a str,
         then_space: bool,
     ) -> Option<(usize, &'a str)> {
@@ -213,7 +213,7 @@ impl Session {
         Some((n, rest.trim_start_matches(' ')))
     }
 
-    fn dele(&mut self, io: &mut LineIo, args: &str) -> Outcome {
+    fn dele(&mut self, io: &mut dyn Lines, args: &str) -> Outcome {
         let Some((n, _)) = self.msgnum(io, args, false) else {
             return Outcome::Bad;
         };
@@ -225,7 +225,7 @@ impl Session {
         Outcome::Ok
     }
 
-    fn list(&mut self, io: &mut LineIo, args: &str) -> Outcome {
+    fn list(&mut self, io: &mut dyn Lines, args: &str) -> Outcome {
         if args.is_empty() {
             io.line(&format!(
                 "+OK {} messages:",
@@ -246,7 +246,7 @@ impl Session {
         Outcome::Ok
     }
 
-    fn uidl(&mut self, io: &mut LineIo, args: &str) -> Outcome {
+    fn uidl(&mut self, io: &mut dyn Lines, args: &str) -> Outcome {
         if args.is_empty() {
             io.line("+OK");
             for (i, m) in self.inbox.msgs.iter().enumerate() {
@@ -264,14 +264,14 @@ impl Session {
         Outcome::Ok
     }
 
-    fn retr(&mut self, io: &mut LineIo, args: &str) -> Outcome {
+    fn retr(&mut self, io: &mut dyn Lines, args: &str) -> Outcome {
         let Some((n, _)) = self.msgnum(io, args, false) else {
             return Outcome::Bad;
         };
         self.fetch(io, n, None)
     }
 
-    fn top(&mut self, io: &mut LineIo, args: &str) -> Outcome {
+    fn top(&mut self, io: &mut dyn Lines, args: &str) -> Outcome {
         let Some((n, rest)) = self.msgnum(io, args, true) else {
             return Outcome::Bad;
         };
@@ -291,7 +291,7 @@ impl Session {
         self.fetch(io, n, Some(lines))
     }
 
-    fn fetch(&mut self, io: &mut LineIo, n: usize, top: Option<u64>) -> Outcome {
+    fn fetch(&mut self, io: &mut dyn Lines, n: usize, top: Option<u64>) -> Outcome {
         let data = match self.inbox.read(n) {
             Ok(d) => d,
             Err(Expunged) => {
@@ -320,7 +320,7 @@ impl Session {
         Outcome::Ok
     }
 
-    fn rset(&mut self, io: &mut LineIo) -> Outcome {
+    fn rset(&mut self, io: &mut dyn Lines) -> Outcome {
         if self.any_deleted {
             self.any_deleted = false;
             self.deleted.iter_mut().for_each(|d| *d = false);
@@ -335,7 +335,7 @@ impl Session {
         Outcome::Ok
     }
 
-    fn quit(&mut self, io: &mut LineIo) -> Outcome {
+    fn quit(&mut self, io: &mut dyn Lines) -> Outcome {
         // Deleted messages do not also get \Seen.
         let seen: Vec<bool> = self
             .seen

@@ -1,0 +1,331 @@
+//! pop3-login (Dovecot's POP3 login phase, then the session in the same
+//! process) against the recorded Dovecot sessions
+//! `conformance/dovecot/pop3/*.txt`, replayed byte for byte by the
+//! conformance runner with the oracle's setup (config.md §4): bob's
+//! Maildir from `testdata/dovecot/bob/00-initial` for 01-03 (in order:
+//! each starts where the previous left it), alice's from
+//! `alice/08-after-idle-errors-misc` for 04; a checkpassword program that
+//! accepts alice/alicepw and bob/bobpw and exports USER, HOME and the
+//! userdb uid/gid through our checkpassword-reply; SSL with the test
+//! certificate (STLS). Each connection is a pop3-login child on
+//! stdin/stdout with tcpserver's environment for 127.0.0.1.
+//!
+//! Then real clients: Python's poplib (USER/PASS, STLS, UIDL, RETR, DELE)
+//! and curl's pop3:// (LIST, RETR) through our tcpserver.
+//!
+//! As root the mail user is `nobody` (the login switches to it); as an
+//! ordinary user everything runs as that user.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use qmail::conformance::setup::known_differences;
+use qmail::conformance::transcript;
+use qmail::conformance::{self, replay, Options, Target, Verdict};
+
+const LOGIN: &str = env!("CARGO_BIN_EXE_pop3-login");
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn mail_ids() -> (u32, u32) {
+    if nix::unistd::geteuid().is_root() {
+        let u = nix::unistd::User::from_name("nobody")
+            .unwrap()
+            .expect("user nobody");
+        (u.uid.as_raw(), u.gid.as_raw())
+    } else {
+        (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        )
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+}
+
+fn chown_tree(p: &Path, uid: u32, gid: u32) {
+    let _ = nix::unistd::chown(
+        p,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    );
+    if p.is_dir() {
+        for e in std::fs::read_dir(p).unwrap() {
+            chown_tree(&e.unwrap().path(), uid, gid);
+        }
+    }
+}
+
+/// PEM blocks of the fixture: (certificates, key).
+fn cert_and_key() -> (String, String) {
+    let pem = std::fs::read_to_string(repo().join("conformance/fixtures/servercert.pem")).unwrap();
+    let (mut certs, mut key) = (String::new(), String::new());
+    let mut cur = String::new();
+    for l in pem.lines() {
+        cur.push_str(l);
+        cur.push('\n');
+        if l.starts_with("-----END ") {
+            if l.contains("CERTIFICATE") {
+                certs.push_str(&cur)
+            } else {
+                key.push_str(&cur)
+            }
+            cur.clear();
+        }
+    }
+    (certs, key)
+}
+
+/// The oracle's setup in a temporary directory.
+struct Site {
+    t: tempfile::TempDir,
+}
+
+impl Site {
+    fn new() -> Site {
+        let t = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let d = t.path();
+        let (uid, gid) = mail_ids();
+        for (user, snap) in [
+            ("bob", "bob/00-initial"),
+            ("alice", "alice/08-after-idle-errors-misc"),
+        ] {
+            let md = d.join("home").join(user).join("Maildir");
+            copy_tree(&repo().join("testdata/dovecot").join(snap), &md);
+            for s in ["cur", "new", "tmp"] {
+                std::fs::create_dir_all(md.join(s)).unwrap();
+            }
+            chown_tree(&d.join("home").join(user), uid, gid);
+        }
+        let (certs, key) = cert_and_key();
+        std::fs::write(d.join("cert.pem"), certs).unwrap();
+        std::fs::write(d.join("key.pem"), key).unwrap();
+        let checkpw = d.join("checkpw");
+        std::fs::write(
+            &checkpw,
+            format!(
+                "#!/bin/bash\nIFS= read -r -d '' user <&3\nIFS= read -r -d '' pass <&3\n\
+                 case \"$user:$pass\" in alice:alicepw|bob:bobpw) ;; *) exit 1 ;; esac\n\
+                 export USER=\"$user\" HOME=\"{home}/$user\" userdb_uid={uid} userdb_gid={gid} EXTRA='userdb_uid userdb_gid'\n\
+                 exec \"$@\"\n",
+                home = d.join("home").display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&checkpw, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(
+            d.join("dovecot.conf"),
+            "protocols = imap pop3\nlisten = 127.0.0.1\nssl = yes\nssl_cert = <cert.pem\nssl_key = <key.pem\n\
+             auth_mechanisms = plain login\nmail_location = maildir:~/Maildir\nfirst_valid_uid = 1\n\
+             pop3_uidl_format = %08Xu%08Xv\n!include auth-checkpassword.conf.ext\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("auth-checkpassword.conf.ext"),
+            format!("passdb {{\n  driver = checkpassword\n  args = {}\n}}\nuserdb {{\n  driver = prefetch\n}}\n", checkpw.display()),
+        )
+        .unwrap();
+        Site { t }
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.t.path().join("dovecot.conf")
+    }
+
+    fn target(&self) -> Target {
+        let env = [
+            ("TCPLOCALIP", "127.0.0.1"),
+            ("TCPLOCALPORT", "10110"),
+            ("TCPREMOTEIP", "127.0.0.1"),
+            ("TCPREMOTEPORT", "40000"),
+            ("PROTO", "TCP"),
+        ];
+        Target::Child {
+            program: LOGIN.into(),
+            args: vec!["-c".into(), self.conf().display().to_string()],
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            clear_env: true,
+        }
+    }
+}
+
+#[test]
+fn recorded_pop3_sessions_replay_against_pop3_login() {
+    let known = known_differences(
+        &std::fs::read_to_string(repo().join("conformance/known-differences")).unwrap(),
+    )
+    .unwrap();
+    let site = Site::new();
+    let opts = Options {
+        timeout: Duration::from_secs(15),
+        tls_name: "localhost".into(),
+    };
+    let mut failures = String::new();
+    let mut ran = 0;
+    for name in [
+        "01-greeting-capa-auth",
+        "02-transaction",
+        "03-dele-quit",
+        "04-imap-user-via-pop3",
+    ] {
+        let path = repo()
+            .join("conformance/dovecot/pop3")
+            .join(format!("{name}.txt"));
+        let t = transcript::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let v = replay(&t, &site.target(), &opts);
+        ran += 1;
+        let case = conformance::case_name(&path);
+        if v != Verdict::Pass && !known.iter().any(|k| k.case == case) {
+            failures.push_str(&conformance::report(&case, &v));
+        }
+    }
+    assert_eq!(ran, 4);
+    assert!(failures.is_empty(), "unexpected differences:\n{failures}");
+    // The Maildir ends as the real Dovecot's did (bob/02-final).
+    let md = site.t.path().join("home/bob/Maildir");
+    let mut cur: Vec<String> = std::fs::read_dir(md.join("cur"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    cur.sort();
+    let mut want: Vec<String> = std::fs::read_dir(repo().join("testdata/dovecot/bob/02-final/cur"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    want.sort();
+    assert_eq!(cur, want);
+    assert_eq!(
+        std::fs::read_to_string(md.join("dovecot-uidlist")).unwrap(),
+        std::fs::read_to_string(repo().join("testdata/dovecot/bob/02-final/dovecot-uidlist"))
+            .unwrap()
+    );
+}
+
+/// Our tcpserver running pop3-login on a free loopback port.
+struct Server {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(site: &Site) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tcpserver = Path::new(LOGIN).parent().unwrap().join("tcpserver");
+    let child = Command::new(tcpserver)
+        .args(["-R", "-H", "127.0.0.1", &port.to_string(), LOGIN, "-c"])
+        .arg(site.conf())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let srv = Server { child, port };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return srv;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("tcpserver did not start");
+}
+
+#[test]
+fn python_poplib_and_curl() {
+    let site = Site::new();
+    let srv = serve(&site);
+    let script = format!(
+        r#"
+import poplib, ssl
+p = poplib.POP3("127.0.0.1", {port})
+assert p.getwelcome() == b"+OK Dovecot (Debian) ready.", p.getwelcome()
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+p.stls(ctx)
+caps = p.capa()
+assert "USER" in caps and "STLS" not in caps, caps
+p.user("bob"); p.pass_("bobpw")
+print(p.stat())
+print([l.decode() for l in p.uidl()[1]])
+r = p.retr(2)
+assert r[0] == b"+OK 403 octets", r[0]
+assert b"..A line starting with a dot" not in r[1] and b".A line starting with a dot" in r[1], r[1]
+p.dele(1)
+print(p.quit().decode())
+p = poplib.POP3("127.0.0.1", {port})
+p.user("bob"); p.pass_("bobpw")
+print(p.stat())
+p.quit()
+"#,
+        port = srv.port
+    );
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("python3");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "poplib: {out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        out,
+        "(4, 5322)\n['1 000000036553f0ff', '2 000000056553f0ff', '3 0000000aLEGACYUIDL', '4 000000076553f0ff']\n\
+         +OK Logging out, messages deleted.\n(3, 4721)\n"
+    );
+    let url = format!("pop3://127.0.0.1:{}/", srv.port);
+    let o = Command::new("curl")
+        .args(["-s", "--user", "bob:bobpw", &url])
+        .output()
+        .expect("curl");
+    assert!(o.status.success(), "curl LIST: {o:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "1 403\r\n2 4058\r\n3 260\r\n"
+    );
+    let o = Command::new("curl")
+        .args(["-s", "--user", "bob:bobpw", &format!("{url}3")])
+        .output()
+        .expect("curl");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("Thursday 10:00 works for me."),
+        "{o:?}"
+    );
+    let o = Command::new("curl")
+        .args(["-s", "--user", "bob:wrong", &url])
+        .output()
+        .expect("curl");
+    assert!(!o.status.success(), "a wrong password must fail");
+}
