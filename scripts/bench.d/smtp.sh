@@ -17,6 +17,12 @@
 # never sees it). The queues are emptied between runs. Both log: tcpserver
 # -v and qmail-smtpd to a file, Postfix to its maillog_file.
 #
+# CPU per message: each MTA runs in a cgroup of its own (cgroup v1
+# cpuacct or v2), so the CPU time of its whole process tree (tcpserver,
+# qmail-smtpd, qmail-queue; master, smtpd, cleanup, postlogd, ...) is
+# read before and after each run. On a shared machine this is much
+# steadier than msg/s, and at full load msg/s is cores / CPU per message.
+#
 # Knobs: BENCH_SMTP_N messages per run (1000), BENCH_SMTP_RUNS runs per
 # point (3, the median is reported), BENCH_SMTP_SESSIONS ("1 10 50"),
 # BENCH_SMTP_SIZE payload bytes (3000).
@@ -41,10 +47,44 @@ echo bench.example > "$smtp_home/control/me"
 echo bench.example > "$smtp_home/control/rcpthosts"
 printf '127.:allow\n:allow\n' |
   "$BENCH_BIN/tcprules" "$smtp_home/control/tcp.smtp.cdb" "$smtp_home/control/tcp.smtp.tmp"
+
+# smtp_cgroup NAME: a new cgroup for CPU accounting; prints its directory
+# (nothing when none can be made).
+smtp_cgroup() {
+  local d
+  for d in /sys/fs/cgroup/cpuacct /sys/fs/cgroup; do
+    [ -f "$d/cpuacct.usage" ] || [ -f "$d/cgroup.controllers" ] || continue
+    if mkdir "$d/qmail-rs-bench-$1-$$" 2>/dev/null; then
+      echo "$d/qmail-rs-bench-$1-$$"
+      return
+    fi
+  done
+}
+# smtp_cpu WHICH: CPU microseconds used so far in WHICH's cgroup.
+smtp_cpu() {
+  local cg=smtp_cg_$1
+  cg=${!cg}
+  if [ -z "$cg" ]; then echo 0
+  elif [ -f "$cg/cpuacct.usage" ]; then echo $(($(cat "$cg/cpuacct.usage") / 1000))
+  else awk '$1 == "usage_usec" { print $2 }' "$cg/cpu.stat"; fi
+}
+smtp_cg_qmail=$(smtp_cgroup qmail)
+smtp_cg_postfix=$(smtp_cgroup postfix)
+bench_atexit "rmdir $smtp_cg_qmail $smtp_cg_postfix 2>/dev/null"
+# smtp_enter WHICH: move this (sub)shell into WHICH's cgroup.
+smtp_enter() {
+  local cg=smtp_cg_$1
+  cg=${!cg}
+  if [ -n "$cg" ]; then echo "$BASHPID" > "$cg/cgroup.procs"; fi
+}
+
 smtp_qport=$(bench_free_port)
-env QMAILRS_ROOT="$smtp_root" QMAILRS_SINGLE_USER=1 \
-  "$BENCH_BIN/tcpserver" -v -R -l bench.example -c 100 -b 100 -x "$smtp_home/control/tcp.smtp.cdb" \
-  127.0.0.1 "$smtp_qport" "$smtp_home/bin/qmail-smtpd" 2> "$smtp_root/log" &
+(
+  smtp_enter qmail
+  exec env QMAILRS_ROOT="$smtp_root" QMAILRS_SINGLE_USER=1 \
+    "$BENCH_BIN/tcpserver" -v -R -l bench.example -c 100 -b 100 -x "$smtp_home/control/tcp.smtp.cdb" \
+    127.0.0.1 "$smtp_qport" "$smtp_home/bin/qmail-smtpd" 2> "$smtp_root/log"
+) &
 smtp_qpid=$!
 bench_atexit "kill $smtp_qpid 2>/dev/null; wait $smtp_qpid 2>/dev/null"
 
@@ -56,7 +96,7 @@ bench_postfix_setup "$smtp_pf" "$smtp_pport" \
   'local_recipient_maps =' \
   'smtpd_client_restrictions = check_client_access static:HOLD'
 bench_atexit "bench_postfix_stop '$smtp_pf'"
-bench_postfix_start "$smtp_pf"
+(smtp_enter postfix && bench_postfix_start "$smtp_pf") || exit 1
 
 # smtp_wait PORT: until something listens on 127.0.0.1:PORT (10 s).
 smtp_wait() {
@@ -86,21 +126,24 @@ smtp_empty() {
 }
 smtp_port() { if [ "$1" = qmail ]; then echo "$smtp_qport"; else echo "$smtp_pport"; fi; }
 
-# smtp_run WHICH SESSIONS COUNT: one smtp-source run; prints msg/s.
+# smtp_run WHICH SESSIONS COUNT: one smtp-source run; prints msg/s and
+# the MTA's CPU milliseconds per message.
 smtp_run() {
-  local t0 t1 got
+  local t0 t1 got c0 c1
+  c0=$(smtp_cpu "$1")
   t0=$(bench_now)
   smtp-source -s "$2" -m "$3" -l "$smtp_size" -M bench.example \
     -f sender@bench.example -t rcpt@bench.example "127.0.0.1:$(smtp_port "$1")" >&2 ||
     { echo "bench: smtp: smtp-source against $1 failed" >&2; exit 1; }
   t1=$(bench_now)
+  c1=$(smtp_cpu "$1")
   got=$(smtp_queued "$1")
   if [ "$got" != "$3" ]; then
     echo "bench: smtp: $1 queued $got of $3 messages" >&2
     exit 1
   fi
   smtp_empty "$1"
-  bench_rate "$3" "$t0" "$t1"
+  echo "$(bench_rate "$3" "$t0" "$t1") $(echo "scale=2; ($c1 - $c0) / 1000 / $3" | bc -l)"
 }
 
 echo "after queueing: qmail-send not running (todo/), Postfix holds (hold/); fsync on"
@@ -108,15 +151,28 @@ echo "$smtp_n messages of $smtp_size bytes per run, one per connection, median o
 for mta in qmail postfix; do
   smtp_run "$mta" 10 100 > /dev/null # warm-up
 done
+[ -n "$smtp_cg_qmail" ] && [ -n "$smtp_cg_postfix" ] ||
+  echo "(no cgroup for CPU accounting: CPU per message shows 0)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 for s in $smtp_sessions; do
-  q=() p=()
+  q=() p=() qc=() pc=()
   for _ in $(seq "$smtp_runs"); do
-    q+=("$(smtp_run qmail "$s" "$smtp_n")")
-    p+=("$(smtp_run postfix "$s" "$smtp_n")")
+    out=$(smtp_run qmail "$s" "$smtp_n")
+    read -r rate cpu <<< "$out"
+    q+=("$rate") qc+=("$cpu")
+    out=$(smtp_run postfix "$s" "$smtp_n")
+    read -r rate cpu <<< "$out"
+    p+=("$rate") pc+=("$cpu")
   done
   qm=$(bench_median "${q[@]}")
   pm=$(bench_median "${p[@]}")
+  qcm=$(bench_median "${qc[@]}")
+  pcm=$(bench_median "${pc[@]}")
   bench_report "qmail-rs, $s sessions (runs: ${q[*]})" "$qm" "msg/s"
   bench_report "Postfix, $s sessions (runs: ${p[*]})" "$pm" "msg/s"
   bench_report "qmail-rs / Postfix, $s sessions" "$(bench_ratio "$qm" "$pm")" "x (target 1.3 at 10, 50)"
+  bench_report "qmail-rs CPU, $s sessions (runs: ${qc[*]})" "$qcm" "ms/msg"
+  bench_report "Postfix CPU, $s sessions (runs: ${pc[*]})" "$pcm" "ms/msg"
+  bench_report "Postfix CPU / qmail-rs CPU, $s sessions" "$(bench_ratio "$pcm" "$qcm")" "x"
 done
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
