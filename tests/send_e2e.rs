@@ -35,9 +35,12 @@ const MAILBOX_USER: &str = "qmailrs-test";
 
 /// Mounts the tree over `/var/qmail` and the mailbox home over the owner's
 /// passwd home, then runs the program: `sh -c NS_SETUP sh TMP HOME prog…`.
+/// The overlay's upper layer is a tmpfs: it works where /tmp is itself an
+/// overlay (containers) and leaves nothing behind.
 const NS_SETUP: &str = r#"set -e
 t=$1; h=$2; shift 2
 w=$(mktemp -d "$t/ns/o.XXXXXX")
+mount -t tmpfs tmpfs "$w"
 mkdir "$w/up" "$w/work"
 mount -t overlay overlay -o "lowerdir=/var,upperdir=$w/up,workdir=$w/work" /var
 mkdir -p /var/qmail
