@@ -329,3 +329,141 @@ p.quit()
         .expect("curl");
     assert!(!o.status.success(), "a wrong password must fail");
 }
+
+/// The hoster's setup: vmailmgr's checkvpw as the checkpassword passdb
+/// (`args = /usr/bin/checkvpw`), `userdb { driver = prefetch }`,
+/// `mail_location = maildir:~/users/%{auth_username}`, a virtual user made
+/// with vsetup and vadduser. As root the domain owner is `qmaild` and
+/// checkvpw really switches to it (INSECURE_SETUID=1 through
+/// import_environment, as with Dovecot).
+#[test]
+fn checkvpw_is_the_passdb() {
+    let bin = |n: &str| Path::new(LOGIN).parent().unwrap().join(n);
+    let root_user = nix::unistd::geteuid().is_root();
+    let (uid, gid) = if root_user {
+        let u = nix::unistd::User::from_name("qmaild")
+            .unwrap()
+            .expect("qmaild (scripts/create-users)");
+        (u.uid.as_raw(), u.gid.as_raw())
+    } else {
+        (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        )
+    };
+    let t = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (root, home) = (t.path().join("root"), t.path().join("home"));
+    std::fs::create_dir_all(root.join("etc/vmailmgr")).unwrap();
+    std::fs::create_dir_all(root.join("var/qmail/control")).unwrap();
+    std::fs::create_dir(&home).unwrap();
+    chown_tree(&home, uid, gid);
+    std::fs::write(
+        root.join("etc/passwd"),
+        format!("vmtest:x:{uid}:{gid}::{}:/bin/sh\n", home.display()),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("var/qmail/control/virtualdomains"),
+        "example.com:vmtest\n",
+    )
+    .unwrap();
+    let owner = |prog: &str, args: &[&str], input: &str| {
+        use std::io::Write;
+        use std::os::unix::process::CommandExt;
+        let mut c = Command::new(bin(prog));
+        c.args(args)
+            .env_clear()
+            .env("HOME", &home)
+            .env("QMAILRS_ROOT", &root)
+            .current_dir(&home)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if root_user {
+            c.uid(uid).gid(gid);
+        } else {
+            c.env("QMAILRS_SINGLE_USER", "1");
+        }
+        let mut ch = c.spawn().unwrap();
+        ch.stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let o = ch.wait_with_output().unwrap();
+        assert!(
+            o.status.success(),
+            "{prog}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    owner("vsetup", &[], "");
+    owner("vadduser", &["alice"], "alicepw\n");
+    let msg = home.join("users/alice/new/1700000000.1.test");
+    std::fs::write(&msg, "From: a@b\nSubject: hi\n\nhello\n").unwrap();
+    chown_tree(&msg, uid, gid);
+    let conf = t.path().join("dovecot.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "ssl = no\ndisable_plaintext_auth = no\nauth_failure_delay = 0\nfirst_valid_uid = 1\n\
+             import_environment = QMAILRS_ROOT QMAILRS_SINGLE_USER INSECURE_SETUID=1\n\
+             mail_location = maildir:~/users/%{{auth_username}}\n\
+             passdb {{\n  driver = checkpassword\n  args = {}\n}}\nuserdb {{\n  driver = prefetch\n}}\n",
+            bin("checkvpw").display()
+        ),
+    )
+    .unwrap();
+    let session = |script: &str| {
+        use std::io::{Read, Write};
+        let mut c = Command::new(LOGIN);
+        c.arg("-c")
+            .arg(&conf)
+            .env_clear()
+            .env("QMAILRS_ROOT", &root)
+            .env("TCPLOCALIP", "127.0.0.1")
+            .env("TCPREMOTEIP", "127.0.0.1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if !root_user {
+            c.env("QMAILRS_SINGLE_USER", "1");
+        }
+        let mut ch = c.spawn().unwrap();
+        ch.stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let mut out = String::new();
+        ch.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        let o = ch.wait_with_output().unwrap();
+        (out, String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let (out, err) =
+        session("USER alice@example.com\r\nPASS alicepw\r\nSTAT\r\nUIDL\r\nRETR 1\r\nQUIT\r\n");
+    assert!(
+        out.starts_with(
+            "+OK Dovecot (Debian) ready.\r\n+OK\r\n+OK Logged in.\r\n+OK 1 33\r\n+OK\r\n1 00000001"
+        ),
+        "{out}{err}"
+    );
+    assert!(
+        out.contains(
+            "+OK 33 octets\r\nFrom: a@b\r\nSubject: hi\r\n\r\nhello\r\n.\r\n+OK Logging out.\r\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        home.join("users/alice/cur/1700000000.1.test:2,S").exists(),
+        "RETR + QUIT sets \\Seen"
+    );
+    let (out, _) = session("USER alice@example.com\r\nPASS wrong\r\nUSER nobody@example.com\r\nPASS alicepw\r\nQUIT\r\n");
+    assert_eq!(
+        out,
+        "+OK Dovecot (Debian) ready.\r\n+OK\r\n-ERR [AUTH] Authentication failed.\r\n+OK\r\n\
+         -ERR [AUTH] Authentication failed.\r\n+OK Logging out\r\n"
+    );
+}

@@ -31,11 +31,16 @@ fn main() -> ExitCode {
             ExitCode::from(111)
         }
         Reply::Write(line, code) => {
-            // fd 4 without unsafe: the kernel's name for our descriptor.
-            let written = std::fs::OpenOptions::new()
-                .write(true)
-                .open("/proc/self/fd/4")
-                .and_then(|mut f| f.write_all(line.as_bytes()));
+            // fd 4 without unsafe: move it onto stdout, which the reply
+            // helper does not otherwise use. (/proc/self/fd/4 is not
+            // reopenable after a checkpassword program's setuid.)
+            let written = nix::unistd::dup2(4, 1)
+                .map_err(std::io::Error::from)
+                .and_then(|_| {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(line.as_bytes())?;
+                    out.flush()
+                });
             match written {
                 Ok(()) => ExitCode::from(code),
                 Err(e) => {

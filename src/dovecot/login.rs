@@ -244,9 +244,12 @@ pub enum AuthResult {
     Internal,
 }
 
-/// `%u %n %d %h %%` and `%{user}`-style names, with `%L` lower-casing.
-pub fn expand(template: &str, user: &str, home: Option<&str>) -> String {
+/// `%u %n %d %h %%` and `%{user}`-style names, with `%L` lower-casing;
+/// `%{auth_user}`, `%{auth_username}`, `%{auth_domain}` are the login as
+/// the client gave it (`auth`), the others the final user name.
+pub fn expand(template: &str, user: &str, auth: &str, home: Option<&str>) -> String {
     let (local, domain) = user.split_once('@').unwrap_or((user, ""));
+    let (alocal, adomain) = auth.split_once('@').unwrap_or((auth, ""));
     let mut out = String::new();
     let mut it = template.chars().peekable();
     while let Some(c) = it.next() {
@@ -262,9 +265,12 @@ pub fn expand(template: &str, user: &str, home: Option<&str>) -> String {
         };
         let v = match key.as_str() {
             "%" => "%".to_string(),
-            "u" | "user" | "auth_user" => user.to_string(),
-            "n" | "username" | "auth_username" => local.to_string(),
-            "d" | "domain" | "auth_domain" => domain.to_string(),
+            "u" | "user" => user.to_string(),
+            "n" | "username" => local.to_string(),
+            "d" | "domain" => domain.to_string(),
+            "auth_user" => auth.to_string(),
+            "auth_username" => alocal.to_string(),
+            "auth_domain" => adomain.to_string(),
             "h" | "home" => home.unwrap_or("").to_string(),
             _ => String::new(),
         };
@@ -315,7 +321,11 @@ fn env_for(set: &Settings, c: &Client, login: &str, mech: Mech) -> Vec<(String, 
 /// Sleeps `auth_failure_delay` before returning a failure.
 pub fn authenticate(set: &Settings, c: &mut Client, mech: Mech, cred: &Credentials) -> AuthResult {
     let login = String::from_utf8_lossy(&cred.user).into_owned();
-    let mut argv: Vec<String> = set.passdb.iter().map(|w| expand(w, &login, None)).collect();
+    let mut argv: Vec<String> = set
+        .passdb
+        .iter()
+        .map(|w| expand(w, &login, &login, None))
+        .collect();
     argv.push(set.reply_helper.display().to_string());
     let env = env_for(set, c, &login, mech);
     let fields = match passdb::check(
@@ -337,7 +347,7 @@ pub fn authenticate(set: &Settings, c: &mut Client, mech: Mech, cred: &Credentia
         }
     };
     let get = |k: &str| fields.iter().rev().find(|f| f.0 == k).map(|f| f.1.clone());
-    let name = get("user").unwrap_or(login);
+    let name = get("user").unwrap_or(login.clone());
     let (home, uid, gid, mail) = match &set.userdb {
         UserDb::Prefetch => (
             get("userdb_home"),
@@ -349,7 +359,7 @@ pub fn authenticate(set: &Settings, c: &mut Client, mech: Mech, cred: &Credentia
             let s = |k: &str| {
                 a.iter()
                     .find(|x| x.0 == k)
-                    .map(|x| expand(&x.1, &name, None))
+                    .map(|x| expand(&x.1, &name, &login, None))
             };
             (s("home"), s("uid"), s("gid"), s("mail"))
         }
@@ -373,7 +383,7 @@ pub fn authenticate(set: &Settings, c: &mut Client, mech: Mech, cred: &Credentia
         return AuthResult::Internal;
     }
     let template = mail.unwrap_or_else(|| set.mail_location.clone());
-    let mail = expand(&template, &name, home.as_deref());
+    let mail = expand(&template, &name, &login, home.as_deref());
     AuthResult::Ok(User {
         name,
         home,
@@ -407,14 +417,19 @@ mod tests {
     #[test]
     fn expansion() {
         assert_eq!(
-            expand("maildir:~/users/%{auth_username}", "Al@Ex.com", None),
+            expand(
+                "maildir:~/users/%{auth_username}",
+                "base",
+                "Al@Ex.com",
+                None
+            ),
             "maildir:~/users/Al"
         );
         assert_eq!(
-            expand("maildir:/m/%d/%Ln/%%", "Al@Ex.com", None),
+            expand("maildir:/m/%d/%Ln/%%", "Al@Ex.com", "x", None),
             "maildir:/m/Ex.com/al/%"
         );
-        assert_eq!(expand("%h/Maildir", "a", Some("/h/a")), "/h/a/Maildir");
+        assert_eq!(expand("%h/Maildir", "a", "a", Some("/h/a")), "/h/a/Maildir");
     }
 
     #[test]
