@@ -24,6 +24,7 @@ pub mod envelope;
 pub mod errstr;
 pub mod hier;
 pub mod ids;
+pub mod imap;
 pub mod inject;
 pub mod local;
 pub mod maildir;

@@ -1,0 +1,243 @@
+//! The Maildir++ folder namespace as Dovecot's `LAYOUT=maildir++` shows it
+//! (`shared/spec/dovecot/maildir.md` §1, imap.md §4): `INBOX` is the root
+//! Maildir, folder `A.B` is the directory `.A.B`, separator `.`, names in
+//! modified UTF-7 as on disk. Parents without their own directory are
+//! listed as `\Noselect` (`\NonExistent` with LIST-EXTENDED).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The special-use mailboxes of Debian's default namespace configuration.
+pub const SPECIAL_USE: [(&str, &str); 5] = [
+    ("Drafts", "\\Drafts"),
+    ("Junk", "\\Junk"),
+    ("Trash", "\\Trash"),
+    ("Sent", "\\Sent"),
+    ("Sent Messages", "\\Sent"),
+];
+
+/// The special-use attribute of `name`, if configured.
+pub fn special_use(name: &str) -> Option<&'static str> {
+    SPECIAL_USE
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, a)| *a)
+}
+
+/// `INBOX` in any case is INBOX.
+pub fn is_inbox(name: &str) -> bool {
+    name.eq_ignore_ascii_case("INBOX")
+}
+
+/// The canonical spelling (INBOX upper-cased, a trailing separator
+/// dropped).
+pub fn canonical(name: &str) -> String {
+    let n = name.strip_suffix('.').unwrap_or(name);
+    if is_inbox(n) {
+        "INBOX".to_string()
+    } else {
+        n.to_string()
+    }
+}
+
+/// Whether `name` is valid modified UTF-7 (RFC 3501 §5.1.3): `&` starts a
+/// base64 run (`,` for `/`) ended by `-`; `&-` is a literal `&`.
+pub fn valid_mutf7(name: &str) -> bool {
+    let b = name.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(0x20..0x7f).contains(&c) {
+            return false;
+        }
+        if c == b'&' {
+            let start = i + 1;
+            let mut j = start;
+            while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'+' || b[j] == b',') {
+                j += 1;
+            }
+            if j >= b.len() || b[j] != b'-' {
+                return false;
+            }
+            // A run must encode whole UTF-16 units (not checked deeper).
+            if j > start && (j - start) * 6 / 16 == 0 {
+                return false;
+            }
+            i = j;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Whether `name` may name a folder on disk: no `/`, no empty or
+/// dot-only hierarchy levels, no leading `~`.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.contains('/')
+        && !name.starts_with('~')
+        && name.split('.').all(|p| !p.is_empty())
+}
+
+/// The directory of mailbox `name` under the account root.
+pub fn path(root: &Path, name: &str) -> PathBuf {
+    if is_inbox(name) {
+        root.to_path_buf()
+    } else {
+        root.join(format!(".{name}"))
+    }
+}
+
+/// Whether mailbox `name` exists (INBOX always does).
+pub fn exists(root: &Path, name: &str) -> bool {
+    is_inbox(name) || (valid_name(name) && path(root, name).is_dir())
+}
+
+/// One listable name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub name: String,
+    /// Has its own directory (selectable).
+    pub exists: bool,
+    pub children: bool,
+}
+
+/// The folder directories in directory order.
+fn folder_dirs(root: &Path) -> io::Result<Vec<String>> {
+    let mut v = Vec::new();
+    for e in fs::read_dir(root)? {
+        let e = e?;
+        let Ok(n) = e.file_name().into_string() else {
+            continue;
+        };
+        let Some(name) = n.strip_prefix('.') else {
+            continue;
+        };
+        if !valid_name(name) || is_inbox(name) || !e.path().is_dir() {
+            continue;
+        }
+        v.push(name.to_string());
+    }
+    Ok(v)
+}
+
+/// Every mailbox and implied parent: parents before their children,
+/// otherwise directory order, INBOX last (Dovecot's order).
+pub fn all(root: &Path) -> io::Result<Vec<Entry>> {
+    let dirs = folder_dirs(root)?;
+    let mut names: Vec<String> = Vec::new();
+    for d in &dirs {
+        let parts: Vec<&str> = d.split('.').collect();
+        for k in 1..=parts.len() {
+            let n = parts[..k].join(".");
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+    }
+    // Parents first, children grouped after them.
+    let mut ordered: Vec<String> = Vec::new();
+    fn place(n: &str, names: &[String], out: &mut Vec<String>) {
+        if out.iter().any(|o| o == n) {
+            return;
+        }
+        out.push(n.to_string());
+        for c in names {
+            if c.strip_prefix(n)
+                .and_then(|r| r.strip_prefix('.'))
+                .is_some_and(|r| !r.contains('.'))
+            {
+                place(c, names, out);
+            }
+        }
+    }
+    for n in &names {
+        if !n.contains('.') {
+            place(n, &names, &mut ordered);
+        }
+    }
+    let mut out: Vec<Entry> = ordered
+        .iter()
+        .map(|n| Entry {
+            name: n.clone(),
+            exists: dirs.contains(n),
+            children: names
+                .iter()
+                .any(|c| c.len() > n.len() + 1 && c.starts_with(&format!("{n}."))),
+        })
+        .collect();
+    out.push(Entry {
+        name: "INBOX".into(),
+        exists: true,
+        children: false,
+    });
+    Ok(out)
+}
+
+/// IMAP LIST wildcard match: `*` anything, `%` anything but `.`; INBOX
+/// case-insensitively.
+pub fn matches(pattern: &str, name: &str) -> bool {
+    if is_inbox(name) {
+        let p = pattern.as_bytes();
+        if p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"INBOX") {
+            return wild(&p[5..], &name.as_bytes()[5..]);
+        }
+    }
+    wild(pattern.as_bytes(), name.as_bytes())
+}
+
+fn wild(p: &[u8], n: &[u8]) -> bool {
+    match p.first() {
+        None => n.is_empty(),
+        Some(b'*') => (0..=n.len()).any(|i| wild(&p[1..], &n[i..])),
+        Some(b'%') => {
+            let stop = n.iter().position(|&c| c == b'.').unwrap_or(n.len());
+            (0..=stop).any(|i| wild(&p[1..], &n[i..]))
+        }
+        Some(&c) => n.first() == Some(&c) && wild(&p[1..], &n[1..]),
+    }
+}
+
+/// A name as an IMAP astring: an atom when possible, else quoted.
+pub fn quote(name: &str) -> String {
+    let atom = !name.is_empty()
+        && name.bytes().all(|b| {
+            b > b' ' && b < 0x7f && !matches!(b, b'(' | b')' | b'{' | b'"' | b'\\' | b'%' | b'*')
+        });
+    if atom {
+        name.to_string()
+    } else {
+        let mut s = String::from("\"");
+        for c in name.chars() {
+            if c == '"' || c == '\\' {
+                s.push('\\');
+            }
+            s.push(c);
+        }
+        s.push('"');
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        assert!(matches("*", "Archive.2023"));
+        assert!(!matches("%", "Archive.2023"));
+        assert!(matches("Archive.%", "Archive.2023"));
+        assert!(matches("*2023", "Archive.2023"));
+        assert!(matches("inbox", "INBOX"));
+        assert!(!matches("NoSuch*", "INBOX"));
+    }
+
+    #[test]
+    fn mutf7() {
+        assert!(valid_mutf7("Entw&APw-rfe"));
+        assert!(!valid_mutf7("Bad&Name"));
+        assert!(valid_mutf7("A&-B"));
+    }
+}

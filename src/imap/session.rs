@@ -1,0 +1,1087 @@
+//! One IMAP session after login: the command loop, tagged replies with
+//! Dovecot's timing suffix, the bad-command limit, and the commands that
+//! do not need message contents (CAPABILITY, NOOP, LOGOUT, NAMESPACE, ID,
+//! ENABLE, LIST/LSUB, STATUS, SELECT/EXAMINE, CREATE/DELETE/RENAME,
+//! (UN)SUBSCRIBE, STORE, EXPUNGE, CLOSE, UNSELECT, CHECK). FETCH and
+//! SEARCH live in their modules.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::folders;
+use super::input::Wait;
+use super::io::{read_command, read_line, Input, MAX_LINE};
+use super::mailbox::{Selected, SYSTEM};
+use super::parse::{self, Arg, Head};
+use crate::maildir::filename::Flags;
+use crate::maildir::subscriptions;
+use crate::maildir::sync;
+
+/// Consecutive BAD replies before `* BYE Too many invalid IMAP commands.`
+pub const MAX_BAD: u32 = 20;
+
+/// Who and where.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub user: String,
+    /// The account's Maildir (INBOX).
+    pub root: PathBuf,
+    /// Seconds east of UTC of the local zone at a time (INTERNALDATE).
+    pub tz: fn(i64) -> i64,
+    /// The capability string.
+    pub capability: String,
+}
+
+/// A command's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Ok(String),
+    No(String),
+    Bad(String),
+    /// Close after the tagged reply (LOGOUT, selected mailbox deleted).
+    OkThenBye(String, Option<String>),
+}
+
+/// Shorthand for the BAD syntax texts.
+pub fn bad(cmd: &str, why: &str) -> Reply {
+    Reply::Bad(format!("Error in IMAP command {cmd}: {why}"))
+}
+
+/// An I/O error as Dovecot words an internal failure.
+pub fn internal(e: &io::Error) -> Reply {
+    eprintln!("imap: {e}");
+    Reply::No(
+        "[SERVERBUG] Internal error occurred. Refer to server log for more information.".into(),
+    )
+}
+
+/// The session.
+pub struct Session<R, W> {
+    pub r: R,
+    pub w: W,
+    pub cfg: Config,
+    pub sel: Option<Selected>,
+    bad: u32,
+    done: bool,
+    /// mtimes of the selected mailbox's new/, cur/, uidlist, keywords at
+    /// the last sync (IDLE/NOOP look again only when one changed).
+    stamp: Vec<Option<SystemTime>>,
+}
+
+/// ` (0.001 + 0.000 secs).` in place of the text's final dot.
+fn timing(text: &str, started: Instant) -> String {
+    let ms = started.elapsed().as_millis();
+    let base = text.strip_suffix('.').unwrap_or(text);
+    format!("{base} ({}.{:03} + 0.000 secs).", ms / 1000, ms % 1000)
+}
+
+impl<R: Wait, W: Write> Session<R, W> {
+    pub fn new(r: R, w: W, cfg: Config) -> Self {
+        Session {
+            r,
+            w,
+            cfg,
+            sel: None,
+            bad: 0,
+            done: false,
+            stamp: Vec::new(),
+        }
+    }
+
+    pub fn out(&mut self, line: &str) -> io::Result<()> {
+        self.w.write_all(line.as_bytes())?;
+        self.w.write_all(b"\r\n")
+    }
+
+    /// Greet and serve until LOGOUT or end of input.
+    pub fn run(&mut self) -> io::Result<()> {
+        let greet = format!(
+            "* PREAUTH [CAPABILITY {}] Logged in as {}",
+            self.cfg.capability, self.cfg.user
+        );
+        self.out(&greet)?;
+        self.w.flush()?;
+        while !self.done {
+            let root = self.cfg.root.clone();
+            let got = {
+                let (r, w) = (&mut self.r, &mut self.w);
+                read_command(r, w, &mut |cmd| {
+                    let (tag, reply) = super::copy::append_check(&root, cmd)?;
+                    let (kind, text) = match &reply {
+                        Reply::No(t) => ("NO", t.clone()),
+                        Reply::Bad(t) => ("BAD", t.clone()),
+                        Reply::Ok(t) | Reply::OkThenBye(t, _) => ("OK", t.clone()),
+                    };
+                    Some(format!("{tag} {kind} {}\r\n", timing(&text, Instant::now())).into_bytes())
+                })?
+            };
+            let started = Instant::now();
+            let line = match got {
+                Ok(Input::Command(c)) => c,
+                Ok(Input::Eof) => break,
+                Ok(Input::TooLong) => {
+                    self.out("* BYE Too long argument.")?;
+                    break;
+                }
+                Err(e) => {
+                    self.w.write_all(&e)?;
+                    self.w.flush()?;
+                    continue;
+                }
+            };
+            self.command(&line, started)?;
+            self.w.flush()?;
+        }
+        self.w.flush()
+    }
+
+    fn tagged(&mut self, tag: &str, reply: Reply, started: Instant) -> io::Result<()> {
+        let (kind, text) = match &reply {
+            Reply::Ok(t) | Reply::OkThenBye(t, _) => ("OK", t),
+            Reply::No(t) => ("NO", t),
+            Reply::Bad(t) => ("BAD", t),
+        };
+        if kind == "BAD" {
+            self.bad += 1;
+            if self.bad > MAX_BAD {
+                self.done = true;
+                return self.out("* BYE Too many invalid IMAP commands.");
+            }
+        } else {
+            self.bad = 0;
+        }
+        let line = format!("{tag} {kind} {}", timing(text, started));
+        self.out(&line)?;
+        if let Reply::OkThenBye(_, bye) = reply {
+            if let Some(b) = bye {
+                self.out(&b)?;
+            }
+            self.done = true;
+        }
+        Ok(())
+    }
+
+    fn command(&mut self, line: &[u8], started: Instant) -> io::Result<()> {
+        let (tag, name, rest) = match parse::head(line) {
+            Head::BadTag => {
+                return self.tagged(
+                    "*",
+                    Reply::Bad("Error in IMAP tag: Invalid tag".into()),
+                    started,
+                )
+            }
+            Head::BadName(tag) => {
+                return self.tagged(
+                    &tag,
+                    Reply::Bad("Error in IMAP command: Invalid command name".into()),
+                    started,
+                )
+            }
+            Head::Command { tag, name, rest } => (tag, name, rest),
+        };
+        let reply = match parse::args(rest) {
+            Err(e) => {
+                if is_known(&name) {
+                    bad(&name, e.0)
+                } else {
+                    bad(&name, "Unknown command")
+                }
+            }
+            Ok(args) => self.dispatch(&tag, &name, &args)?,
+        };
+        self.tagged(&tag, reply, started)
+    }
+
+    fn needs_selected(&self) -> Option<Reply> {
+        self.sel
+            .is_none()
+            .then(|| Reply::Bad("No mailbox selected".into()))
+    }
+
+    fn dispatch(&mut self, tag: &str, name: &str, args: &[Arg]) -> io::Result<Reply> {
+        let uid = name.starts_with("UID ");
+        let base = name.strip_prefix("UID ").unwrap_or(name);
+        if uid
+            && !matches!(
+                base,
+                "FETCH" | "STORE" | "SEARCH" | "COPY" | "MOVE" | "EXPUNGE"
+            )
+        {
+            return Ok(bad(name, "Unknown command"));
+        }
+        if matches!(
+            base,
+            "FETCH"
+                | "STORE"
+                | "SEARCH"
+                | "COPY"
+                | "MOVE"
+                | "EXPUNGE"
+                | "CLOSE"
+                | "UNSELECT"
+                | "CHECK"
+        ) {
+            if let Some(r) = self.needs_selected() {
+                return Ok(r);
+            }
+        }
+        Ok(match base {
+            "CAPABILITY" => {
+                let l = format!("* CAPABILITY {}", self.cfg.capability);
+                self.out(&l)?;
+                Reply::Ok("Capability completed.".into())
+            }
+            "NOOP" => {
+                self.sync_changes()?;
+                Reply::Ok("NOOP completed.".into())
+            }
+            "CHECK" => {
+                self.sync_changes()?;
+                Reply::Ok("Check completed.".into())
+            }
+            "LOGOUT" => {
+                self.out("* BYE Logging out")?;
+                Reply::OkThenBye("Logout completed.".into(), None)
+            }
+            "NAMESPACE" => {
+                self.out("* NAMESPACE ((\"\" \".\")) NIL NIL")?;
+                Reply::Ok("Namespace completed.".into())
+            }
+            "ID" => {
+                self.out("* ID (\"name\" \"Dovecot\")")?;
+                Reply::Ok("ID completed.".into())
+            }
+            "ENABLE" => self.enable(args)?,
+            "LIST" => self.list(args, false)?,
+            "LSUB" => self.list(args, true)?,
+            "STATUS" => self.status(args)?,
+            "SELECT" => self.select(name, args, false)?,
+            "EXAMINE" => self.select(name, args, true)?,
+            "CREATE" => self.create(args)?,
+            "DELETE" => self.delete(args)?,
+            "RENAME" => self.rename(args)?,
+            "SUBSCRIBE" => self.subscribe(args, true)?,
+            "UNSUBSCRIBE" => self.subscribe(args, false)?,
+            "UNSELECT" => {
+                self.sel = None;
+                Reply::Ok("Unselect completed.".into())
+            }
+            "CLOSE" => self.close()?,
+            "EXPUNGE" => self.expunge(name, args, uid)?,
+            "STORE" => self.store(name, args, uid)?,
+            "FETCH" => super::fetch::fetch(self, name, args, uid)?,
+            "SEARCH" => super::search::search(self, tag, name, args, uid)?,
+            "COPY" | "MOVE" => super::copy::copy(self, name, args, uid, base == "MOVE")?,
+            "APPEND" => super::copy::append(self, args)?,
+            "IDLE" => self.idle(tag)?,
+            _ => bad(name, "Unknown command"),
+        })
+    }
+
+    fn enable(&mut self, args: &[Arg]) -> io::Result<Reply> {
+        if args.is_empty() {
+            return Ok(bad("ENABLE", "Missing arguments"));
+        }
+        // CONDSTORE/QRESYNC are not implemented, so nothing is enabled.
+        Ok(Reply::Ok("Enabled.".into()))
+    }
+
+    fn root(&self) -> &Path {
+        &self.cfg.root
+    }
+
+    // ---- LIST / LSUB ----
+
+    fn list(&mut self, args: &[Arg], lsub: bool) -> io::Result<Reply> {
+        let cmd = if lsub { "LSUB" } else { "LIST" };
+        let mut i = 0;
+        let mut sel_opts: Vec<String> = Vec::new();
+        let mut extended = false;
+        if let Some(Arg::List(l)) = args.first() {
+            if lsub {
+                return Ok(bad(cmd, "Invalid reference"));
+            }
+            extended = true;
+            sel_opts = l
+                .iter()
+                .filter_map(|a| a.atom())
+                .map(str::to_ascii_uppercase)
+                .collect();
+            i = 1;
+        }
+        let Some(reference) = args.get(i).and_then(Arg::string) else {
+            return Ok(bad(cmd, "Invalid reference"));
+        };
+        let patterns: Vec<String> = match args.get(i + 1) {
+            Some(Arg::List(l)) if !lsub => l.iter().filter_map(Arg::string).collect(),
+            Some(a) => match a.string() {
+                Some(p) => vec![p],
+                None => return Ok(bad(cmd, "Invalid pattern")),
+            },
+            None => return Ok(bad(cmd, "Missing arguments")),
+        };
+        let mut ret: Vec<String> = Vec::new();
+        let mut status_items: Vec<String> = Vec::new();
+        if let Some(Arg::Atom(r)) = args.get(i + 2) {
+            if !r.eq_ignore_ascii_case("RETURN") || lsub {
+                return Ok(bad(cmd, "Extra arguments"));
+            }
+            let Some(Arg::List(l)) = args.get(i + 3) else {
+                return Ok(bad(cmd, "Invalid return options"));
+            };
+            extended = true;
+            let mut k = 0;
+            while k < l.len() {
+                let o = l[k].atom().unwrap_or("").to_ascii_uppercase();
+                if o == "STATUS" {
+                    if let Some(Arg::List(s)) = l.get(k + 1) {
+                        status_items = s
+                            .iter()
+                            .filter_map(Arg::string)
+                            .map(|x| x.to_ascii_uppercase())
+                            .collect();
+                        k += 1;
+                    }
+                }
+                ret.push(o);
+                k += 1;
+            }
+        }
+        // `LIST "" ""`: the hierarchy delimiter.
+        if !lsub && patterns.len() == 1 && patterns[0].is_empty() {
+            self.out("* LIST (\\Noselect) \".\" \"\"")?;
+            return Ok(Reply::Ok("List completed.".into()));
+        }
+        let subs = self.read_subscriptions();
+        let subscribed_sel = sel_opts.iter().any(|o| o == "SUBSCRIBED");
+        let special_sel = sel_opts.iter().any(|o| o == "SPECIAL-USE");
+        let want = |n: &str| {
+            patterns
+                .iter()
+                .any(|p| folders::matches(&format!("{reference}{p}"), n))
+        };
+        if lsub {
+            for n in &subs.names {
+                if want(n) {
+                    let su = folders::special_use(n).unwrap_or("");
+                    let l = format!("* LSUB ({su}) \".\" {}", folders::quote(n));
+                    self.out(&l)?;
+                }
+            }
+            return Ok(Reply::Ok("Lsub completed.".into()));
+        }
+        let entries = match folders::all(self.root()) {
+            Ok(e) => e,
+            Err(e) => return Ok(internal(&e)),
+        };
+        let mut listed: Vec<String> = Vec::new();
+        for e in &entries {
+            if !want(&e.name) {
+                continue;
+            }
+            let is_sub = subs.names.iter().any(|s| s == &e.name);
+            let su = folders::special_use(&e.name);
+            if (subscribed_sel && !is_sub) || (special_sel && su.is_none()) {
+                continue;
+            }
+            let mut attrs: Vec<&str> = Vec::new();
+            if !extended {
+                if !e.exists {
+                    attrs.push("\\Noselect");
+                }
+                attrs.push(if e.children {
+                    "\\HasChildren"
+                } else {
+                    "\\HasNoChildren"
+                });
+                attrs.extend(su);
+            } else {
+                if !e.exists && !subscribed_sel {
+                    attrs.push("\\NonExistent");
+                }
+                if is_sub && (subscribed_sel || ret.iter().any(|r| r == "SUBSCRIBED")) {
+                    attrs.push("\\Subscribed");
+                }
+                if ret.iter().any(|r| r == "CHILDREN") {
+                    attrs.push(if e.children {
+                        "\\HasChildren"
+                    } else {
+                        "\\HasNoChildren"
+                    });
+                }
+                if special_sel || ret.iter().any(|r| r == "SPECIAL-USE") {
+                    attrs.extend(su);
+                }
+            }
+            let l = format!(
+                "* LIST ({}) \".\" {}",
+                attrs.join(" "),
+                folders::quote(&e.name)
+            );
+            self.out(&l)?;
+            listed.push(e.name.clone());
+            if !status_items.is_empty() && e.exists {
+                if let Ok(line) = self.status_line(&e.name, &status_items) {
+                    self.out(&line)?;
+                }
+            }
+        }
+        // Subscribed names without a mailbox (LIST (SUBSCRIBED)).
+        if subscribed_sel {
+            for n in &subs.names {
+                if want(n) && !listed.contains(n) {
+                    let l = format!(
+                        "* LIST (\\Subscribed \\NonExistent) \".\" {}",
+                        folders::quote(n)
+                    );
+                    self.out(&l)?;
+                }
+            }
+        }
+        Ok(Reply::Ok("List completed.".into()))
+    }
+
+    fn read_subscriptions(&self) -> subscriptions::Subscriptions {
+        fs::read(self.root().join("subscriptions"))
+            .map(|d| subscriptions::parse(&d))
+            .unwrap_or_default()
+    }
+
+    fn subscribe(&mut self, args: &[Arg], on: bool) -> io::Result<Reply> {
+        let cmd = if on { "SUBSCRIBE" } else { "UNSUBSCRIBE" };
+        let Some(name) = args.first().and_then(Arg::string) else {
+            return Ok(bad(cmd, "Missing arguments"));
+        };
+        let name = folders::canonical(&name);
+        if on && !folders::exists(self.root(), &name) {
+            return Ok(Reply::No(format!("Mailbox doesn't exist: {name}")));
+        }
+        let lock_path = self.root().join("subscriptions.lock");
+        let _lock = crate::maildir::dotlock::DotLock::acquire(
+            &lock_path,
+            crate::maildir::dotlock::STALE,
+            crate::maildir::dotlock::WAIT,
+        )?;
+        let mut s = self.read_subscriptions();
+        let before = s.names.clone();
+        if on {
+            s.subscribe(&name);
+        } else {
+            s.unsubscribe(&name);
+        }
+        if s.names != before {
+            let mut out = Vec::new();
+            subscriptions::write(&s, &mut out);
+            let tmp = self.root().join("subscriptions.tmp");
+            fs::write(&tmp, &out)?;
+            fs::rename(&tmp, self.root().join("subscriptions"))?;
+        }
+        Ok(Reply::Ok(format!(
+            "{}.",
+            if on {
+                "Subscribe completed"
+            } else {
+                "Unsubscribe completed"
+            }
+        )))
+    }
+
+    // ---- STATUS / SELECT ----
+
+    fn status_line(&mut self, name: &str, items: &[String]) -> io::Result<String> {
+        let path = folders::path(self.root(), name);
+        let owned;
+        let s: &Selected = match &self.sel {
+            Some(s) if s.name == name => s,
+            _ => {
+                owned = Selected::open(self.root(), name, &path, true)?;
+                &owned
+            }
+        };
+        let mut parts = Vec::new();
+        for it in items {
+            let v: u64 = match it.as_str() {
+                "MESSAGES" => s.count() as u64,
+                "RECENT" => s.recent.len() as u64,
+                "UIDNEXT" => u64::from(s.mbox.list.next_uid()),
+                "UIDVALIDITY" => u64::from(s.mbox.list.uid_validity),
+                "UNSEEN" => s.unseen() as u64,
+                "SIZE" => {
+                    let mut t = 0;
+                    for i in 0..s.count() {
+                        t += s.virtual_size(i).unwrap_or(0);
+                    }
+                    t
+                }
+                _ => continue,
+            };
+            parts.push(format!("{it} {v}"));
+        }
+        Ok(format!(
+            "* STATUS {} ({})",
+            folders::quote(name),
+            parts.join(" ")
+        ))
+    }
+
+    fn status(&mut self, args: &[Arg]) -> io::Result<Reply> {
+        let (Some(name), Some(items)) = (args.first().and_then(Arg::string), args.get(1)) else {
+            return Ok(bad("STATUS", "Missing arguments"));
+        };
+        let Some(items) = items.list() else {
+            return Ok(bad("STATUS", "Status items must be list"));
+        };
+        let mut v = Vec::new();
+        for it in items {
+            let s = it.string().unwrap_or_default().to_ascii_uppercase();
+            if !matches!(
+                s.as_str(),
+                "MESSAGES" | "RECENT" | "UIDNEXT" | "UIDVALIDITY" | "UNSEEN" | "SIZE"
+            ) {
+                return Ok(bad("STATUS", &format!("Invalid status item {s}")));
+            }
+            v.push(s);
+        }
+        let name = folders::canonical(&name);
+        if !folders::exists(self.root(), &name) {
+            return Ok(Reply::No(format!("Mailbox doesn't exist: {name}")));
+        }
+        let selected = self.sel.as_ref().is_some_and(|s| s.name == name);
+        match self.status_line(&name, &v) {
+            Ok(l) => self.out(&l)?,
+            Err(e) => return Ok(internal(&e)),
+        }
+        Ok(Reply::Ok(if selected {
+            "[CLIENTBUG] Status on selected mailbox completed.".into()
+        } else {
+            "Status completed.".into()
+        }))
+    }
+
+    fn select(&mut self, cmd: &str, args: &[Arg], read_only: bool) -> io::Result<Reply> {
+        if self.sel.take().is_some() {
+            self.out("* OK [CLOSED] Previous mailbox closed.")?;
+        }
+        let Some(name) = args.first().and_then(Arg::string) else {
+            return Ok(bad(cmd, "Invalid arguments"));
+        };
+        if let Some(a) = args.get(1) {
+            let ok = a.list().is_some_and(|l| {
+                l.iter().all(|x| {
+                    x.atom()
+                        .is_some_and(|s| s.eq_ignore_ascii_case("CONDSTORE"))
+                })
+            });
+            if !ok {
+                return Ok(bad(cmd, "Unknown FETCH modifier"));
+            }
+        }
+        let name = folders::canonical(&name);
+        if !folders::exists(self.root(), &name) {
+            return Ok(Reply::No(format!("Mailbox doesn't exist: {name}")));
+        }
+        let path = folders::path(self.root(), &name);
+        let s = match Selected::open(self.root(), &name, &path, read_only) {
+            Ok(s) => s,
+            Err(e) => return Ok(internal(&e)),
+        };
+        let flags = s.flag_names();
+        self.out(&format!("* FLAGS ({flags})"))?;
+        if read_only {
+            self.out("* OK [PERMANENTFLAGS ()] Read-only mailbox.")?;
+        } else {
+            self.out(&format!(
+                "* OK [PERMANENTFLAGS ({flags} \\*)] Flags permitted."
+            ))?;
+        }
+        self.out(&format!("* {} EXISTS", s.count()))?;
+        self.out(&format!("* {} RECENT", s.recent.len()))?;
+        if let Some(u) = s.first_unseen() {
+            self.out(&format!("* OK [UNSEEN {u}] First unseen."))?;
+        }
+        self.out(&format!(
+            "* OK [UIDVALIDITY {}] UIDs valid",
+            s.mbox.list.uid_validity
+        ))?;
+        self.out(&format!(
+            "* OK [UIDNEXT {}] Predicted next UID",
+            s.mbox.list.next_uid()
+        ))?;
+        self.stamp = Self::mtimes(s.path());
+        self.sel = Some(s);
+        Ok(Reply::Ok(if read_only {
+            "[READ-ONLY] Examine completed.".into()
+        } else {
+            "[READ-WRITE] Select completed.".into()
+        }))
+    }
+
+    // ---- CREATE / DELETE / RENAME ----
+
+    fn create(&mut self, args: &[Arg]) -> io::Result<Reply> {
+        let Some(name) = args.first().and_then(Arg::string) else {
+            return Ok(bad("CREATE", "Missing arguments"));
+        };
+        let name = folders::canonical(&name);
+        if folders::exists(self.root(), &name) {
+            return Ok(Reply::No("[ALREADYEXISTS] Mailbox already exists".into()));
+        }
+        if !folders::valid_mutf7(&name) {
+            return Ok(Reply::No("Mailbox name is not valid mUTF-7".into()));
+        }
+        if !folders::valid_name(&name) {
+            return Ok(Reply::No("[CANNOT] Invalid mailbox name".into()));
+        }
+        let p = folders::path(self.root(), &name);
+        fs::create_dir(&p)?;
+        for d in ["cur", "new", "tmp"] {
+            fs::create_dir(p.join(d))?;
+        }
+        fs::write(p.join("maildirfolder"), b"")?;
+        Ok(Reply::Ok("Create completed.".into()))
+    }
+
+    fn delete(&mut self, args: &[Arg]) -> io::Result<Reply> {
+        let Some(name) = args.first().and_then(Arg::string) else {
+            return Ok(bad("DELETE", "Missing arguments"));
+        };
+        let name = folders::canonical(&name);
+        if folders::is_inbox(&name) {
+            return Ok(Reply::No("INBOX can't be deleted".into()));
+        }
+        if !folders::exists(self.root(), &name) {
+            return Ok(Reply::No(format!(
+                "[NONEXISTENT] Mailbox doesn't exist: {name}"
+            )));
+        }
+        let p = folders::path(self.root(), &name);
+        if let Err(e) = fs::remove_dir_all(&p) {
+            return Ok(internal(&e));
+        }
+        if self.sel.as_ref().is_some_and(|s| s.name == name) {
+            self.sel = None;
+            return Ok(Reply::OkThenBye(
+                "Delete completed.".into(),
+                Some("* BYE Selected mailbox was deleted, have to disconnect.".into()),
+            ));
+        }
+        Ok(Reply::Ok("Delete completed.".into()))
+    }
+
+    fn rename(&mut self, args: &[Arg]) -> io::Result<Reply> {
+        let (Some(from), Some(to)) = (
+            args.first().and_then(Arg::string),
+            args.get(1).and_then(Arg::string),
+        ) else {
+            return Ok(bad("RENAME", "Missing arguments"));
+        };
+        let (from, to) = (folders::canonical(&from), folders::canonical(&to));
+        if folders::is_inbox(&from) {
+            return Ok(Reply::No("[CANNOT] Renaming INBOX isn't supported".into()));
+        }
+        if !folders::exists(self.root(), &from) {
+            return Ok(Reply::No(format!(
+                "[NONEXISTENT] Mailbox doesn't exist: {from}"
+            )));
+        }
+        if folders::exists(self.root(), &to) {
+            return Ok(Reply::No(
+                "[ALREADYEXISTS] Target mailbox already exists".into(),
+            ));
+        }
+        if !folders::valid_mutf7(&to) {
+            return Ok(Reply::No("Mailbox name is not valid mUTF-7".into()));
+        }
+        if !folders::valid_name(&to) {
+            return Ok(Reply::No("[CANNOT] Invalid mailbox name".into()));
+        }
+        // The folder and every child directory.
+        let prefix = format!(".{from}.");
+        let mut moves = vec![(format!(".{from}"), format!(".{to}"))];
+        for e in fs::read_dir(self.root())?.flatten() {
+            if let Ok(n) = e.file_name().into_string() {
+                if let Some(rest) = n.strip_prefix(&prefix) {
+                    moves.push((n.clone(), format!(".{to}.{rest}")));
+                }
+            }
+        }
+        for (a, b) in moves {
+            fs::rename(self.root().join(a), self.root().join(b))?;
+        }
+        Ok(Reply::Ok("Rename completed.".into()))
+    }
+
+    // ---- STORE / EXPUNGE / CLOSE ----
+
+    /// Resolve a sequence set to message indexes (ascending, unique);
+    /// `None` = Dovecot's "Invalid messageset".
+    pub fn resolve(&self, set: &str, uid: bool) -> Option<Vec<usize>> {
+        let s = self.sel.as_ref()?;
+        let ranges = parse::sequence_set(set)?;
+        let n = s.count();
+        let mut out = Vec::new();
+        if uid {
+            let max = s.mbox.messages.last().map_or(0, |m| m.uid);
+            for (i, m) in s.mbox.messages.iter().enumerate() {
+                let hit = ranges.iter().any(|&(a, b)| {
+                    let a = if a == u32::MAX { max } else { a };
+                    let b = if b == u32::MAX { max } else { b };
+                    let (a, b) = (a.min(b), a.max(b));
+                    m.uid >= a && m.uid <= b
+                });
+                if hit {
+                    out.push(i);
+                }
+            }
+            return Some(out);
+        }
+        for (a, b) in ranges {
+            let a = if a == u32::MAX { n } else { a as usize };
+            let b = if b == u32::MAX { n } else { b as usize };
+            let (a, b) = (a.min(b), a.max(b));
+            if a == 0 || b > n {
+                return None;
+            }
+            out.extend((a - 1)..b);
+        }
+        out.sort_unstable();
+        out.dedup();
+        Some(out)
+    }
+
+    fn store(&mut self, cmd: &str, args: &[Arg], uid: bool) -> io::Result<Reply> {
+        let (Some(set), Some(op)) = (
+            args.first().and_then(Arg::atom),
+            args.get(1).and_then(Arg::atom),
+        ) else {
+            return Ok(bad(cmd, "Invalid arguments"));
+        };
+        let op = op.to_ascii_uppercase();
+        let (mode, silent) = match op.as_str() {
+            "FLAGS" => (0, false),
+            "FLAGS.SILENT" => (0, true),
+            "+FLAGS" => (1, false),
+            "+FLAGS.SILENT" => (1, true),
+            "-FLAGS" => (2, false),
+            "-FLAGS.SILENT" => (2, true),
+            _ => return Ok(bad(cmd, "Invalid arguments")),
+        };
+        let flag_args: Vec<&Arg> = match args.get(2) {
+            Some(Arg::List(l)) => l.iter().collect(),
+            _ => args[2..].iter().collect(),
+        };
+        let mut system: Vec<u8> = Vec::new();
+        let mut kw: Vec<String> = Vec::new();
+        for a in flag_args {
+            let Some(f) = a.atom() else {
+                return Ok(bad(cmd, "Flags list contains non-atoms."));
+            };
+            if let Some(sys) = f.strip_prefix('\\') {
+                match SYSTEM
+                    .iter()
+                    .find(|(n, _)| n[1..].eq_ignore_ascii_case(sys))
+                {
+                    Some((_, l)) => system.push(*l),
+                    None => {
+                        return Ok(bad(
+                            cmd,
+                            &format!("Invalid system flag \\{}", sys.to_ascii_uppercase()),
+                        ))
+                    }
+                }
+            } else {
+                if f.is_empty()
+                    || f.bytes().any(|b| {
+                        matches!(
+                            b,
+                            b']' | b'[' | b'%' | b'*' | b'(' | b')' | b'{' | b'"' | b'\\'
+                        ) || b <= b' '
+                            || b >= 0x7f
+                    })
+                {
+                    return Ok(Reply::No("[CANNOT] Invalid characters in keyword".into()));
+                }
+                kw.push(f.to_string());
+            }
+        }
+        let Some(idxs) = self.resolve(set, uid) else {
+            return Ok(bad(cmd, "Invalid messageset"));
+        };
+        let Some(s) = self.sel.as_mut() else {
+            return Ok(Reply::Bad("No mailbox selected".into()));
+        };
+        if s.read_only {
+            return Ok(Reply::Ok("Store ignored with read-only mailbox.".into()));
+        }
+        let mut added = false;
+        let mut letters: Vec<u8> = system;
+        for k in &kw {
+            match s.keyword_index(k, &mut added)? {
+                Some(i) => letters.push(b'a' + i as u8),
+                None => return Ok(Reply::No("[CANNOT] Too many keywords".into())),
+            }
+        }
+        let mut lines = Vec::new();
+        if added {
+            let flags = s.flag_names();
+            lines.push(format!("* FLAGS ({flags})"));
+            lines.push(format!(
+                "* OK [PERMANENTFLAGS ({flags} \\*)] Flags permitted."
+            ));
+        }
+        for &i in &idxs {
+            let m = &s.mbox.messages[i];
+            let old = m.flags();
+            let mut f: Flags = old.clone();
+            match mode {
+                0 => {
+                    for &(_, l) in &SYSTEM {
+                        f.set(l, letters.contains(&l));
+                    }
+                    for c in b'a'..=b'z' {
+                        f.set(c, letters.contains(&c));
+                    }
+                }
+                1 => letters.iter().for_each(|&l| f.set(l, true)),
+                _ => letters.iter().for_each(|&l| f.set(l, false)),
+            }
+            if f == old {
+                continue;
+            }
+            let uid_n = m.uid;
+            s.set_flags(i, &f)?;
+            if !silent {
+                let fl = s.flags_of(&s.mbox.messages[i]);
+                lines.push(if uid {
+                    format!("* {} FETCH (UID {uid_n} FLAGS {fl})", i + 1)
+                } else {
+                    format!("* {} FETCH (FLAGS {fl})", i + 1)
+                });
+            }
+        }
+        for l in lines {
+            self.out(&l)?;
+        }
+        Ok(Reply::Ok("Store completed.".into()))
+    }
+
+    /// Expunge `\Deleted` messages (only those in `only` when given).
+    fn do_expunge(&mut self, only: Option<&[usize]>, report: bool) -> io::Result<()> {
+        let Some(s) = self.sel.as_mut() else {
+            return Ok(());
+        };
+        if s.read_only {
+            return Ok(());
+        }
+        let idxs: Vec<usize> = (0..s.count())
+            .filter(|i| only.is_none_or(|o| o.contains(i)))
+            .filter(|&i| {
+                s.mbox.messages[i]
+                    .flags()
+                    .has(crate::maildir::filename::DELETED)
+            })
+            .collect();
+        if idxs.is_empty() {
+            return Ok(());
+        }
+        let recent_before = s.recent.len();
+        let seqs = s.expunge(&idxs)?;
+        let recent_after = s.recent.len();
+        if report {
+            for q in seqs {
+                self.out(&format!("* {q} EXPUNGE"))?;
+            }
+            if recent_after != recent_before {
+                self.out(&format!("* {recent_after} RECENT"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn expunge(&mut self, cmd: &str, args: &[Arg], uid: bool) -> io::Result<Reply> {
+        if uid {
+            let Some(set) = args.first().and_then(Arg::atom) else {
+                return Ok(bad(cmd, "Missing arguments"));
+            };
+            let Some(idxs) = self.resolve(set, true) else {
+                return Ok(bad(cmd, "Invalid messageset"));
+            };
+            self.do_expunge(Some(&idxs), true)?;
+        } else {
+            self.do_expunge(None, true)?;
+        }
+        Ok(Reply::Ok("Expunge completed.".into()))
+    }
+
+    fn close(&mut self) -> io::Result<Reply> {
+        self.do_expunge(None, false)?;
+        self.sel = None;
+        Ok(Reply::Ok("Close completed.".into()))
+    }
+
+    // ---- IDLE and change notification ----
+
+    fn mtimes(path: &Path) -> Vec<Option<SystemTime>> {
+        ["new", "cur", "dovecot-uidlist", "dovecot-keywords"]
+            .iter()
+            .map(|n| fs::metadata(path.join(n)).and_then(|m| m.modified()).ok())
+            .collect()
+    }
+
+    /// Look for changes made by others (deliveries, flag renames,
+    /// expunges, appends) and report them as Dovecot does: EXPUNGE lines,
+    /// FETCH (FLAGS) of changed messages, EXISTS and RECENT. Returns
+    /// whether anything was sent.
+    pub fn sync_changes(&mut self) -> io::Result<bool> {
+        let root = self.cfg.root.clone();
+        let Some(s) = self.sel.as_mut() else {
+            return Ok(false);
+        };
+        let path = s.path().clone();
+        let stamp = Self::mtimes(&path);
+        // A change within the last second may be followed by another in
+        // the same mtime tick, so such stamps are not trusted.
+        let settled = stamp.iter().flatten().all(|t| {
+            SystemTime::now()
+                .duration_since(*t)
+                .is_ok_and(|d| d > Duration::from_secs(1))
+        });
+        if settled && stamp == self.stamp {
+            return Ok(false);
+        }
+        self.stamp = stamp;
+        let mode = if s.read_only {
+            sync::Mode::ReadOnly
+        } else {
+            sync::Mode::ReadWrite
+        };
+        let fresh = match sync::open(&path, &root, mode) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let mut lines = Vec::new();
+        let kw = super::mailbox::read_keywords(&path);
+        if kw != s.keywords {
+            s.keywords = kw;
+            let f = s.flag_names();
+            lines.push(format!("* FLAGS ({f})"));
+            lines.push(format!("* OK [PERMANENTFLAGS ({f} \\*)] Flags permitted."));
+        }
+        let recent_before = s.recent.len();
+        for m in &fresh.messages {
+            if m.recent {
+                s.recent.insert(m.uid);
+            }
+        }
+        let by_uid: std::collections::HashMap<u32, &sync::Message> =
+            fresh.messages.iter().map(|m| (m.uid, m)).collect();
+        let mut kept = Vec::new();
+        for m in &s.mbox.messages {
+            if by_uid.contains_key(&m.uid) {
+                kept.push(m.clone());
+            } else {
+                lines.push(format!("* {} EXPUNGE", kept.len() + 1));
+                s.recent.remove(&m.uid);
+            }
+        }
+        let max = kept.last().map_or(0, |m| m.uid);
+        let mut changed = Vec::new();
+        for (i, m) in kept.iter_mut().enumerate() {
+            if let Some(f) = by_uid.get(&m.uid) {
+                let flags_differ = f.flags() != m.flags();
+                m.dir = f.dir;
+                m.name = f.name.clone();
+                if flags_differ {
+                    changed.push(i);
+                }
+            }
+        }
+        let count_before = kept.len();
+        kept.extend(fresh.messages.iter().filter(|m| m.uid > max).cloned());
+        s.mbox.messages = kept;
+        s.mbox.list = fresh.list;
+        for i in changed {
+            let fl = s.flags_of(&s.mbox.messages[i]);
+            lines.push(format!("* {} FETCH (FLAGS {fl})", i + 1));
+        }
+        if s.mbox.messages.len() != count_before {
+            lines.push(format!("* {} EXISTS", s.mbox.messages.len()));
+        }
+        if s.recent.len() != recent_before {
+            lines.push(format!("* {} RECENT", s.recent.len()));
+        }
+        for l in &lines {
+            self.out(l)?;
+        }
+        Ok(!lines.is_empty())
+    }
+
+    /// `+ idling`, then push changes until the client sends DONE.
+    fn idle(&mut self, _tag: &str) -> io::Result<Reply> {
+        self.out("+ idling")?;
+        self.w.flush()?;
+        let mut quiet_since = Instant::now();
+        loop {
+            if self.r.wait(Duration::from_millis(500))? {
+                let Some(mut line) = read_line(&mut self.r, MAX_LINE)? else {
+                    self.done = true;
+                    return Ok(Reply::Ok("Idle completed.".into()));
+                };
+                while matches!(line.last(), Some(b'\n' | b'\r')) {
+                    line.pop();
+                }
+                return Ok(if line.eq_ignore_ascii_case(b"DONE") {
+                    Reply::Ok("Idle completed.".into())
+                } else {
+                    Reply::Bad("Expected DONE.".into())
+                });
+            }
+            if self.sync_changes()? {
+                self.w.flush()?;
+                quiet_since = Instant::now();
+            } else if quiet_since.elapsed() >= Duration::from_secs(120) {
+                self.out("* OK Still here")?;
+                self.w.flush()?;
+                quiet_since = Instant::now();
+            }
+        }
+    }
+}
+
+/// Commands we know (syntax errors in them are reported with the reason;
+/// unknown ones get "Unknown command").
+fn is_known(name: &str) -> bool {
+    matches!(
+        name.strip_prefix("UID ").unwrap_or(name),
+        "CAPABILITY"
+            | "NOOP"
+            | "CHECK"
+            | "LOGOUT"
+            | "NAMESPACE"
+            | "ID"
+            | "ENABLE"
+            | "LIST"
+            | "LSUB"
+            | "STATUS"
+            | "SELECT"
+            | "EXAMINE"
+            | "CREATE"
+            | "DELETE"
+            | "RENAME"
+            | "SUBSCRIBE"
+            | "UNSUBSCRIBE"
+            | "UNSELECT"
+            | "CLOSE"
+            | "EXPUNGE"
+            | "STORE"
+            | "FETCH"
+            | "SEARCH"
+            | "COPY"
+            | "MOVE"
+            | "APPEND"
+            | "IDLE"
+    )
+}
