@@ -310,14 +310,8 @@ type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a [u8]);
 impl Host {
     /// Runs `prog` (a path, or a bare name looked up in `path`) and
     /// collects what it did; the queue is emptied again.
-    fn observe(
-        &self,
-        prog: &Path,
-        path: &Path,
-        env: &[(&str, &str)],
-        args: &[&str],
-        input: &[u8],
-    ) -> Run {
+    fn observe(&self, prog: &Path, path: &Path, case: &Case, collect: bool) -> Run {
+        let (env, args, input) = *case;
         let mut c = Command::new(prog);
         c.env_clear()
             .env("PATH", format!("{}:/usr/bin:/bin", path.display()))
@@ -327,7 +321,7 @@ impl Host {
             .args(args);
         let out = self.run(c, input);
         let dir = path.to_str().unwrap();
-        let queued = (!scan::todo_ids(&self.queue()).unwrap().is_empty()).then(|| {
+        let queued = (collect && !scan::todo_ids(&self.queue()).unwrap().is_empty()).then(|| {
             let (mess, env) = self.take();
             (mask(&mess), strs(&env.recipients))
         });
@@ -337,6 +331,43 @@ impl Host {
             String::from_utf8_lossy(&out.stderr).replace(dir, "DIR"),
             queued,
         )
+    }
+
+    /// netqmail's installed script `name` (`src/sh/NAME.sh`, QMAIL = the
+    /// qmail home) as `orig/NAME`, ours as `ours/NAME`; the two
+    /// directories and the script's lines after warn-auto.sh's two.
+    fn scripted(&self, name: &str) -> ([PathBuf; 2], Vec<String>) {
+        let dirs = [self.root.join("orig"), self.root.join("ours")];
+        for d in &dirs {
+            fs::create_dir_all(d).unwrap();
+        }
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("src/sh/{name}.sh"));
+        let text = fs::read_to_string(src)
+            .unwrap()
+            .replace("QMAIL", self.home().to_str().unwrap());
+        let script = dirs[0].join(name);
+        fs::write(&script, &text).unwrap();
+        fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink(built().join(name), dirs[1].join(name)).unwrap();
+        (dirs, text.lines().skip(2).map(String::from).collect())
+    }
+
+    /// Runs `name` from both directories, by path and by bare name (PATH
+    /// lookup); each pair of runs must be the same. Ours, by path.
+    fn same_as_script(&self, dirs: &[PathBuf; 2], name: &str, case: &Case, collect: bool) -> Run {
+        for bare in [false, true] {
+            let prog = |d: &Path| {
+                if bare {
+                    PathBuf::from(name)
+                } else {
+                    d.join(name)
+                }
+            };
+            let want = self.observe(&prog(&dirs[0]), &dirs[0], case, collect);
+            let got = self.observe(&prog(&dirs[1]), &dirs[1], case, collect);
+            assert_eq!(got, want, "{name} {case:?} bare={bare}");
+        }
+        self.observe(&dirs[1].join(name), &dirs[1], case, collect)
     }
 }
 
@@ -348,16 +379,10 @@ impl Host {
 #[test]
 fn mailsubj_is_the_original_script() {
     let h = Host::new();
-    let orig = h.root.join("orig");
-    let ours = h.root.join("ours");
-    fs::create_dir_all(&orig).unwrap();
-    fs::create_dir_all(&ours).unwrap();
-    let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sh/mailsubj.sh"))
-        .unwrap()
-        .replace("QMAIL", h.home().to_str().unwrap());
+    let (dirs, lines) = h.scripted("mailsubj");
     // The recorded shape of netqmail's script, so an edit of ours shows.
     assert_eq!(
-        text.lines().skip(2).collect::<Vec<_>>(),
+        lines,
         [
             "subject=\"$1\"",
             "shift",
@@ -368,10 +393,6 @@ fn mailsubj_is_the_original_script() {
             &format!(") | {}/bin/qmail-inject", h.home().display()),
         ]
     );
-    let script = orig.join("mailsubj");
-    fs::write(&script, &text).unwrap();
-    fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    std::os::unix::fs::symlink(built().join("mailsubj"), ours.join("mailsubj")).unwrap();
     let fail = h.root.join("fail-queue");
     fs::write(&fail, "#!/bin/sh\nexit 71\n").unwrap();
     fs::set_permissions(&fail, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -396,25 +417,8 @@ fn mailsubj_is_the_original_script() {
         (&[("QMAILQUEUE", &fail)], &["s", "a@x.example"], b"body\n"),
         (&[("QMAILINJECT", "f")], &["s", "a@x.example"], b"body\n"),
     ];
-    let both = |env: &[(&str, &str)], args: &[&str], input: &[u8]| {
-        for bare in [false, true] {
-            let prog = |d: &Path| {
-                if bare {
-                    PathBuf::from("mailsubj")
-                } else {
-                    d.join("mailsubj")
-                }
-            };
-            let want = h.observe(&prog(&orig), &orig, env, args, input);
-            let got = h.observe(&prog(&ours), &ours, env, args, input);
-            assert_eq!(got, want, "{args:?} {env:?} bare={bare}");
-        }
-        h.observe(&ours.join("mailsubj"), &ours, env, args, input)
-    };
-    let mut runs = Vec::new();
-    for (env, args, input) in cases {
-        runs.push(both(env, args, input));
-    }
+    let both = |case: &Case| h.same_as_script(&dirs, "mailsubj", case, true);
+    let runs: Vec<Run> = cases.iter().map(both).collect();
     // What the shell gives, checked once by hand as well.
     let several = &runs[0];
     assert_eq!(several.0, Some(0));
@@ -439,12 +443,69 @@ fn mailsubj_is_the_original_script() {
         assert!(escaped.contains("Subject: tab\\there \\c\n"), "{escaped}");
     }
     fs::remove_file(h.home().join("bin/qmail-inject")).unwrap();
-    let missing = both(&[], &["s", "a@x.example"], b"body\n");
+    let missing = both(&(&[], &["s", "a@x.example"], b"body\n"));
     assert_eq!(missing.0, Some(127), "{missing:?}");
     assert!(
         missing.2.ends_with("/bin/qmail-inject: not found\n"),
         "{missing:?}"
     );
+}
+
+/// datemail and qmail-qstat behave as netqmail's installed scripts run by
+/// /bin/sh: datemail execs predate sendmail (a missing predate is the
+/// shell's `not found`, 127); qmail-qstat counts with find/wc/expr,
+/// complaints and all when the queue is damaged. See: issue 3.
+#[test]
+fn datemail_and_qmail_qstat_are_the_original_scripts() {
+    let h = Host::new();
+    let (dirs, lines) = h.scripted("datemail");
+    let bin = h.home().join("bin");
+    assert_eq!(
+        lines,
+        [format!(
+            "exec {0}/predate {0}/sendmail ${{1+\"$@\"}}",
+            bin.display()
+        )]
+    );
+    let cases: &[Case] = &[
+        (&[], &["d@x.example"], b"Subject: dated\n\nb\n"),
+        (&[], &["-t"], b"To: t@x.example\nSubject: t\n\nb\n"),
+        (&[], &["-f", "s@x.example", "-i", "d@x.example"], b"b\n"),
+        (&[], &["-bz"], b""),
+    ];
+    let runs: Vec<Run> = cases
+        .iter()
+        .map(|c| h.same_as_script(&dirs, "datemail", c, true))
+        .collect();
+    assert_eq!(runs[0].0, Some(0), "{:?}", runs[0]);
+    let (mess, rcpts) = runs[0].3.as_ref().unwrap();
+    assert_eq!(mess.matches("Date: DATE\n").count(), 1, "{mess}");
+    assert_eq!(rcpts, &["d@x.example"]);
+    fs::remove_file(bin.join("predate")).unwrap();
+    let missing = h.same_as_script(&dirs, "datemail", &(&[], &["d@x.example"], b"b\n"), true);
+    assert_eq!(missing.0, Some(127), "{missing:?}");
+    assert!(missing.2.contains("predate: not found"), "{missing:?}");
+    fs::remove_dir_all(&dirs[0]).unwrap();
+    fs::remove_dir_all(&dirs[1]).unwrap();
+
+    let (dirs, _) = h.scripted("qmail-qstat");
+    let q = h.queue();
+    fs::write(q.dir.join("mess/3/26"), b"x").unwrap();
+    fs::write(q.dir.join("mess/4/27"), b"x").unwrap();
+    fs::write(q.dir.join("todo/27"), b"x").unwrap();
+    let qstat = |h: &Host| h.same_as_script(&dirs, "qmail-qstat", &(&[], &[], b""), false);
+    let r = qstat(&h);
+    assert_eq!(
+        (r.0, r.1.as_str(), r.2.as_str()),
+        (
+            Some(0),
+            "messages in queue: 2\nmessages in queue but not yet preprocessed: 1\n",
+            ""
+        )
+    );
+    fs::remove_dir_all(q.dir.join("todo")).unwrap();
+    let r = qstat(&h);
+    assert!(r.2.contains("find: "), "{r:?}");
 }
 
 proptest! {

@@ -1,39 +1,30 @@
 //! qmail-qstat — summarize the status of the mail queue.
 //!
 //! # Invocation
-//! `qmail-qstat` (no arguments; the original is a shell script). Prints
+//! `qmail-qstat` (no arguments). Prints
 //! ```text
 //! messages in queue: M
 //! messages in queue but not yet preprocessed: T
 //! ```
 //! M = files under `queue/mess/*`, T = files in `queue/todo`
-//! (`shared/spec/qmail/queue.md` §8).
+//! (`shared/spec/qmail/queue.md` §8). The original is a shell script
+//! (`cd`, `find`, `wc`, `expr`); this program runs the same text
+//! (`src/sh/qmail-qstat.sh`) with `/bin/sh` (`shared/script.rs`), so an
+//! unreadable queue gives `find`'s complaints and the counts it makes,
+//! as there.
 //!
 //! # Uid and security
 //! Must run as root or in group qmail.
 //!
 //! # Exit codes
-//! 0; 111 with `qmail-qstat: fatal: ...` on stderr if the queue cannot be
-//! read (the script's `find` would complain and print a count of 0).
+//! The last `echo`'s: 0; 111 if `/bin/sh` cannot be started.
 //!
 //! # See also
 //! qmail-qread.
 
-use qmail::queue::layout::Layout;
+#[path = "shared/script.rs"]
+mod script;
 
 fn main() {
-    let q = Layout::at(qmail::root::qmail_home().join("queue"));
-    match qmail::queue::scan::qstat(&q) {
-        Ok((messages, todo)) => {
-            println!("messages in queue: {messages}");
-            println!("messages in queue but not yet preprocessed: {todo}");
-        }
-        Err(e) => {
-            eprintln!(
-                "qmail-qstat: fatal: unable to read {}: {e}",
-                q.dir.display()
-            );
-            std::process::exit(111);
-        }
-    }
+    script::run("qmail-qstat", include_bytes!("../sh/qmail-qstat.sh"));
 }

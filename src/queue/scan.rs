@@ -1,8 +1,8 @@
 //! Walking the queue (`queue.md` §2, §8): message ids in the split
 //! directories (`readsubdir`: subdirectories 0..split in order, directory
 //! order inside, names that are not decimal numbers skipped) and in the
-//! flat ones; reading a message's info and channel files; the
-//! qmail-qread and qmail-qstat reports.
+//! flat ones; reading a message's info and channel files; qmail-qread's
+//! report.
 
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -205,30 +205,6 @@ pub fn qread_lines(m: &Queued, out: &mut Vec<u8>) {
             out.push(b'\n');
         }
     }
-}
-
-/// qmail-qstat's counts: files under `mess/*`, files in `todo/`.
-pub fn qstat(q: &Layout) -> io::Result<(usize, usize)> {
-    let mut messages = 0;
-    for entry in std::fs::read_dir(q.dir.join("mess"))? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            for f in std::fs::read_dir(entry.path())? {
-                if f?.file_type()?.is_file() {
-                    messages += 1;
-                }
-            }
-        } else if entry.file_type()?.is_file() {
-            messages += 1;
-        }
-    }
-    let mut todo = 0;
-    for f in std::fs::read_dir(q.dir.join("todo"))? {
-        if f?.file_type()?.is_file() {
-            todo += 1;
-        }
-    }
-    Ok((messages, todo))
 }
 
 #[cfg(test)]

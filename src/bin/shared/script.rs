@@ -1,0 +1,65 @@
+//! Running one of netqmail's shell-script programs (mailsubj, datemail,
+//! qmail-qstat) as the original does: its installed text (`warn-auto.sh`
+//! followed by `NAME.sh`, `QMAIL` replaced by conf-qmail as the Makefile's
+//! sed does) run by `/bin/sh`, so `echo`, `expr`, `find`, `shift` and
+//! `exec` behave, fail and word their errors exactly as there (same line
+//! numbers), with `$0` the path the kernel would have given the script.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+
+/// The installed script: `text` with every `QMAIL` replaced by the qmail home.
+fn installed(text: &[u8]) -> Vec<u8> {
+    let home = qmail::root::qmail_home();
+    let mut out = Vec::with_capacity(text.len() + 64);
+    let mut rest = text;
+    while let Some(i) = rest.windows(5).position(|w| w == b"QMAIL") {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(home.as_os_str().as_bytes());
+        rest = &rest[i + 5..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// `$0` of a script: the file name execve got. A bare name was found
+/// on PATH, and execvp hands the kernel `DIR/NAME` (`NAME` for an empty
+/// PATH element).
+fn script_name(arg0: OsString) -> OsString {
+    if arg0.as_bytes().contains(&b'/') {
+        return arg0;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in path.as_bytes().split(|&b| b == b':') {
+        let mut p = dir.to_vec();
+        if !p.is_empty() {
+            p.push(b'/');
+        }
+        p.extend_from_slice(arg0.as_bytes());
+        let exe = Path::new(OsStr::from_bytes(&p))
+            .metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+        if exe {
+            return OsString::from_vec(p);
+        }
+    }
+    arg0
+}
+
+/// Exec `/bin/sh -c` on the installed `text` with this process's
+/// arguments; returns only if `/bin/sh` cannot be run (exit 111 then).
+pub fn run(name: &str, text: &[u8]) -> ! {
+    let mut args = std::env::args_os();
+    let arg0 = args.next().unwrap_or_else(|| name.into());
+    let e = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(OsString::from_vec(installed(text)))
+        .arg(script_name(arg0))
+        .args(args)
+        .exec();
+    eprintln!("{name}: fatal: unable to run /bin/sh: {e}");
+    std::process::exit(111);
+}
