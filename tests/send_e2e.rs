@@ -968,17 +968,31 @@ fn finish_stale(h: &Host, seed: u64) -> usize {
     stale.len()
 }
 
-fn kill_9(c: &mut Child) {
+/// kill -9 qmail-send; what ran below it is added to `orphans`.
+fn kill_9(c: &mut Child, orphans: &mut Vec<Proc>) {
+    orphans.extend(tree(c.id() as i32).into_iter().skip(1));
     let _ = c.kill();
     let _ = c.wait();
+}
+
+/// The spawners and deliveries of killed qmail-sends end by themselves
+/// (EOF on their command pipes).
+fn orphans_end(orphans: &[Proc], seed: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut left: Vec<&Proc> = orphans.iter().filter(|p| alive(p)).collect();
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        left.retain(|p| alive(p));
+    }
+    assert!(left.is_empty(), "seed {seed}: left by kill -9: {left:?}");
 }
 
 /// 1,000 messages through qmail-inject while qmail-send is killed with -9
 /// four times (once right after a start, in the todo pass, and at three
 /// delivered counts) and restarted, and qmail-local processes are killed
 /// mid-delivery (every eighth message naps in a program first). Afterwards
-/// every message is in the Maildir at least once, nothing bounced, and the
-/// queue is empty (a mess file that a kill between info's unlink and the
+/// every message is in the Maildir at least once, nothing bounced, what ran
+/// below each killed qmail-send has ended, and the queue is empty (a mess file that a kill between info's unlink and the
 /// foop left behind is aged and removed by qmail-send's cleanup, as the
 /// original's would be after 36 hours).
 #[test]
@@ -1040,7 +1054,8 @@ fn crash(mode: Mode) {
     );
 
     std::thread::sleep(first_kill);
-    kill_9(&mut send);
+    let mut orphans = Vec::new();
+    kill_9(&mut send, &mut orphans);
     send = h.start();
     let mut send_kills = 1;
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -1048,7 +1063,7 @@ fn crash(mode: Mode) {
     loop {
         let delivered = count(&h.home.join("Maildir/new"));
         if send_kills <= points.len() && delivered >= points[send_kills - 1] {
-            kill_9(&mut send);
+            kill_9(&mut send, &mut orphans);
             send = h.start();
             send_kills += 1;
         }
@@ -1100,6 +1115,7 @@ fn crash(mode: Mode) {
     killer.join().unwrap();
     let st = stop(&h, &mut send);
     assert_eq!(st.code(), Some(0), "{st}");
+    orphans_end(&orphans, seed);
     let stale = finish_stale(&h, seed);
 
     let ids = delivered_ids(&h);
@@ -1125,8 +1141,10 @@ fn crash(mode: Mode) {
     );
     eprintln!(
         "send_e2e: {:?} seed {seed}: {N} messages, qmail-send killed {send_kills} times, \
-         qmail-local {locals} times, {dups} duplicates, {stale} stale mess files, {:?}",
+         qmail-local {locals} times, {dups} duplicates, {stale} stale mess files, \
+         {} processes below killed qmail-sends ended, {:?}",
         h.mode,
+        orphans.len(),
         began.elapsed()
     );
 }
