@@ -33,9 +33,7 @@
 //! qmail-queue(8), tcpserver(1), checkpassword, checkvpw(8).
 
 use std::ffi::{OsStr, OsString};
-use std::fs::File;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -91,24 +89,10 @@ fn default_sigchld() {
 
 fn main() {
     default_sigchld();
-    // Keep our own descriptors off fd 3, which the checkpassword child
-    // gets: hold the low free fds with /dev/null while duplicating 0 and 1.
-    let mut placeholders = Vec::new();
-    while let Ok(f) = File::open("/dev/null") {
-        let fd = f.as_raw_fd();
-        placeholders.push(f);
-        if fd >= 3 {
-            break;
-        }
-    }
-    let dup = |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned().map(File::from);
-    let (Ok(rd), Ok(wr)) = (
-        dup(std::io::stdin().as_fd()),
-        dup(std::io::stdout().as_fd()),
-    ) else {
+    // Our duplicates of fd 0 and 1 stay off fd 3, the checkpassword child's.
+    let Ok(mut conn) = Conn::stdio(Duration::from_secs(1200)) else {
         std::process::exit(1);
     };
-    drop(placeholders);
 
     let home = qmail::root::qmail_home();
     if std::env::set_current_dir(&home).is_err() {
@@ -122,7 +106,7 @@ fn main() {
         fail(reply::IPME)
     };
     let (cram_host, checkpassword) = command_line(std::env::args_os().skip(1).collect());
-    let conn = Conn::new(rd, wr, Duration::from_secs(cfg.timeout));
+    conn.set_timeout(Duration::from_secs(cfg.timeout));
     let hooks = Hooks {
         export: Box::new(|k, v| std::env::set_var(k, OsStr::from_bytes(v))),
         log: Box::new(std::io::stderr()),
