@@ -344,6 +344,39 @@ impl Lines {
 }
 
 #[test]
+fn login_hand_off_and_pending_input() {
+    use base64::Engine;
+    let env = setup();
+    let ahead = base64::engine::general_purpose::STANDARD.encode(b"n1 NOOP\r\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_imap"))
+        .env_clear()
+        .env("USER", "alice")
+        .env("MAIL", format!("maildir:{}/Maildir", env.home.display()))
+        .env("IMAPLOGINTAG", "L1")
+        .env("CLIENT_INPUT", ahead)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(format!("L1 OK [CAPABILITY {}] Logged in", qmail::imap::CAPABILITY).as_str())
+    );
+    assert!(
+        lines.next().unwrap().starts_with("n1 OK NOOP completed ("),
+        "{text}"
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_imap"))
+        .env_clear()
+        .env("USER", "alice")
+        .env("MAIL", "mbox:~/mail")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(89));
+}
+
+#[test]
 fn idle_pushes_changes() {
     let env = setup();
     let md = env.home.join("Maildir");

@@ -1,62 +1,84 @@
-//! imap — the post-login IMAP process, as Dovecot's
-//! `/usr/lib/dovecot/imap` run preauthenticated.
+//! imap — Dovecot 2.3's post-login IMAP process (`/usr/lib/dovecot/imap`;
+//! `shared/spec/dovecot/imap.md`).
 //!
 //! # Invocation
-//! `imap` with `USER` and `HOME` in the environment (the mail is
-//! `$HOME/Maildir`, or `MAIL=maildir:PATH`), the client on stdin/stdout.
-//! Greets `* PREAUTH [CAPABILITY ...] Logged in as USER`. Protocol:
-//! `qmail::imap`.
+//! `imap` with the client on fds 0/1, already authenticated, as the
+//! mailbox owner: started by a login process, or by hand / from an
+//! inetd-style wrapper (preauthenticated).
+//!
+//! Environment (Dovecot's names):
+//! * `USER` (required), `HOME`;
+//! * `MAIL` (`maildir:<path>`, `~` = HOME) or `MAILDIR`; default
+//!   `maildir:~/Maildir`;
+//! * `IMAPLOGINTAG`: the tag of the client's LOGIN/AUTHENTICATE; the
+//!   session then starts with `<tag> OK [CAPABILITY ...] Logged in`
+//!   instead of the `* PREAUTH [CAPABILITY ...] Logged in as USER`
+//!   greeting;
+//! * `CLIENT_INPUT`: base64 of commands the client sent ahead.
+//!
+//! Protocol: `qmail::imap`.
 //!
 //! # Exit codes
-//! 0 after LOGOUT or end of input; 75 (EX_TEMPFAIL) without USER/HOME or
-//! when the Maildir is missing; 1 on an I/O error.
+//! 0 after LOGOUT or end of input; 89 (Dovecot's `FATAL_DEFAULT`) on a
+//! setup error, with the reason on stderr; 1 on an I/O error.
 
 use std::io;
-use std::path::PathBuf;
+use std::process::ExitCode;
 
+use qmail::dovecot::location;
 use qmail::imap::input::PollReader;
 use qmail::imap::{Config, Session, CAPABILITY};
 
 #[path = "shared/localtime.rs"]
 mod localtime;
 
-fn maildir() -> Option<PathBuf> {
-    if let Some(m) = std::env::var_os("MAIL") {
-        let m = m.to_string_lossy().into_owned();
-        let m = m.strip_prefix("maildir:").unwrap_or(&m);
-        let m = m.split(':').next().unwrap_or(m);
-        if let Some(rest) = m.strip_prefix("~/") {
-            return Some(PathBuf::from(std::env::var_os("HOME")?).join(rest));
-        }
-        return Some(PathBuf::from(m));
-    }
-    Some(PathBuf::from(std::env::var_os("HOME")?).join("Maildir"))
+const FATAL: u8 = 89;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
-fn main() {
-    let (Some(user), Some(root)) = (std::env::var("USER").ok(), maildir()) else {
-        eprintln!("imap: Fatal: USER and HOME environment missing");
-        std::process::exit(75);
+fn main() -> ExitCode {
+    let Some(user) = env("USER") else {
+        eprintln!("imap: Fatal: USER environment missing");
+        return ExitCode::from(FATAL);
+    };
+    let mail = env("MAIL")
+        .or_else(|| env("MAILDIR").map(|d| format!("maildir:{d}")))
+        .unwrap_or_default();
+    let root = match location::maildir(&mail, env("HOME").as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("imap({user}): Fatal: {e}");
+            return ExitCode::from(FATAL);
+        }
     };
     if !root.is_dir() {
-        eprintln!("imap: Fatal: {}: no Maildir", root.display());
-        std::process::exit(75);
+        eprintln!("imap({user}): Fatal: {}: no Maildir", root.display());
+        return ExitCode::from(FATAL);
     }
+    let pending = {
+        use base64::Engine;
+        env("CLIENT_INPUT")
+            .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+            .unwrap_or_default()
+    };
     let cfg = Config {
         user,
         root,
         tz: localtime::local_offset,
         capability: CAPABILITY.to_string(),
+        login_tag: env("IMAPLOGINTAG"),
     };
-    let input = PollReader::new(io::stdin());
+    let input = PollReader::with_pending(io::stdin(), pending);
     let output = io::BufWriter::new(io::stdout().lock());
     let mut s = Session::new(input, output, cfg);
     match s.run() {
-        Ok(()) => std::process::exit(0),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("imap: {e}");
-            std::process::exit(1)
+            ExitCode::from(1)
         }
     }
 }

@@ -28,9 +28,15 @@ pub struct PollReader<F> {
 
 impl<F: Read + AsFd> PollReader<F> {
     pub fn new(inner: F) -> Self {
+        Self::with_pending(inner, Vec::new())
+    }
+
+    /// Start with bytes already received (a login process's
+    /// `CLIENT_INPUT`).
+    pub fn with_pending(inner: F, pending: Vec<u8>) -> Self {
         PollReader {
             inner,
-            buf: Vec::new(),
+            buf: pending,
             pos: 0,
         }
     }

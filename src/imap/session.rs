@@ -32,6 +32,10 @@ pub struct Config {
     pub tz: fn(i64) -> i64,
     /// The capability string.
     pub capability: String,
+    /// The client's login tag when a login process handed the session
+    /// over (`IMAPLOGINTAG`): greet with its tagged OK instead of
+    /// PREAUTH.
+    pub login_tag: Option<String>,
 }
 
 /// A command's outcome.
@@ -97,10 +101,13 @@ impl<R: Wait, W: Write> Session<R, W> {
 
     /// Greet and serve until LOGOUT or end of input.
     pub fn run(&mut self) -> io::Result<()> {
-        let greet = format!(
-            "* PREAUTH [CAPABILITY {}] Logged in as {}",
-            self.cfg.capability, self.cfg.user
-        );
+        let greet = match &self.cfg.login_tag {
+            Some(tag) => format!("{tag} OK [CAPABILITY {}] Logged in", self.cfg.capability),
+            None => format!(
+                "* PREAUTH [CAPABILITY {}] Logged in as {}",
+                self.cfg.capability, self.cfg.user
+            ),
+        };
         self.out(&greet)?;
         self.w.flush()?;
         while !self.done {
@@ -191,6 +198,25 @@ impl<R: Wait, W: Write> Session<R, W> {
             }
             Ok(args) => self.dispatch(&tag, &name, &args)?,
         };
+        // Changes by others go out before the tagged reply, as Dovecot's
+        // sync after each command; FETCH, STORE and SEARCH must not shift
+        // sequence numbers, so they wait for the next command.
+        let base = name.strip_prefix("UID ").unwrap_or(&name);
+        let quiet = matches!(
+            base,
+            "FETCH"
+                | "STORE"
+                | "SEARCH"
+                | "NOOP"
+                | "CHECK"
+                | "IDLE"
+                | "SELECT"
+                | "EXAMINE"
+                | "LOGOUT"
+        );
+        if !quiet && !matches!(reply, Reply::Bad(_)) && !self.done {
+            self.sync_changes()?;
+        }
         self.tagged(&tag, reply, started)
     }
 
