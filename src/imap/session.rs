@@ -1111,3 +1111,62 @@ fn is_known(name: &str) -> bool {
             | "IDLE"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn maildir() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for s in ["cur", "new", "tmp", ".Sent/cur", ".Sent/new", ".Sent/tmp"] {
+            fs::create_dir_all(d.path().join(s)).unwrap();
+        }
+        fs::write(
+            d.path().join("cur/1700000001.M1P1.h:2,S"),
+            b"From: a@b\nSubject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n",
+        )
+        .unwrap();
+        fs::write(d.path().join("new/1700000002.2.h"), b"Subject: y\n\nbody\n").unwrap();
+        d
+    }
+
+    fn run(input: &[u8]) -> Vec<u8> {
+        let d = maildir();
+        let cfg = Config {
+            user: "u".into(),
+            root: d.path().to_path_buf(),
+            tz: |_| 0,
+            capability: crate::imap::CAPABILITY.into(),
+            login_tag: None,
+        };
+        let mut out = Vec::new();
+        let mut s = Session::new(input, &mut out, cfg);
+        let _ = s.run();
+        out
+    }
+
+    #[test]
+    fn a_session() {
+        let out = run(b"a SELECT INBOX\r\nb FETCH 1:* (FLAGS BODY[1])\r\nc LOGOUT\r\n");
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.contains("* 2 EXISTS\r\n"), "{text}");
+        assert!(text.contains("c OK Logout completed ("), "{text}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Random commands after a SELECT never panic.
+        #[test]
+        fn commands_never_panic(cmds in proptest::collection::vec(
+            "(FETCH|UID FETCH|STORE|SEARCH|COPY|MOVE|APPEND|LIST|STATUS|EXPUNGE|UID EXPUNGE|CREATE|RENAME|SELECT|IDLE) [ -~]{0,40}",
+            1..6,
+        )) {
+            let mut input = b"s SELECT INBOX\r\n".to_vec();
+            for (i, c) in cmds.iter().enumerate() {
+                input.extend_from_slice(format!("t{i} {c}\r\n").as_bytes());
+            }
+            let _ = run(&input);
+        }
+    }
+}
