@@ -20,6 +20,9 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+mod dovecot_support;
+use dovecot_support::{chown_tree, copy_tree};
+
 const DOVECOT_POP3: &str = "/usr/lib/dovecot/pop3";
 const OURS: &str = env!("CARGO_BIN_EXE_pop3");
 
@@ -40,30 +43,10 @@ fn runner() -> Option<(u32, u32)> {
     Some((u.uid.as_raw(), u.gid.as_raw()))
 }
 
-fn chown_tree(p: &Path) {
-    let Some((uid, gid)) = runner() else { return };
-    let uid = nix::unistd::Uid::from_raw(uid);
-    let gid = nix::unistd::Gid::from_raw(gid);
-    nix::unistd::chown(p, Some(uid), Some(gid)).unwrap();
-    if p.is_dir() {
-        for e in std::fs::read_dir(p).unwrap() {
-            chown_tree(&e.unwrap().path());
-        }
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o644)).unwrap();
-        }
+/// Hand a tree to the user the programs run as (as root: nobody).
+fn give_to_runner(p: &Path) {
+    if let Some((uid, gid)) = runner() {
+        chown_tree(p, uid, gid);
     }
 }
 
@@ -102,7 +85,7 @@ impl Home {
             ),
         )
         .unwrap();
-        chown_tree(t.path());
+        give_to_runner(t.path());
         Home { _t: t, dir }
     }
 
@@ -273,7 +256,7 @@ fn deliver(h: &Home, name: &str, body: &str) {
     let md = h.maildir();
     let tmp = md.join("tmp").join(name);
     std::fs::write(&tmp, body).unwrap();
-    chown_tree(&tmp);
+    give_to_runner(&tmp);
     std::fs::rename(&tmp, md.join("new").join(name)).unwrap();
 }
 

@@ -24,6 +24,9 @@ use qmail::conformance::setup::known_differences;
 use qmail::conformance::transcript;
 use qmail::conformance::{self, replay, Options, Target, Verdict};
 
+mod dovecot_support;
+use dovecot_support::{chown_tree, copy_tree};
+
 const LOGIN: &str = env!("CARGO_BIN_EXE_pop3-login");
 
 fn repo() -> PathBuf {
@@ -41,34 +44,6 @@ fn mail_ids() -> (u32, u32) {
             nix::unistd::getuid().as_raw(),
             nix::unistd::getgid().as_raw(),
         )
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o644)).unwrap();
-        }
-    }
-}
-
-fn chown_tree(p: &Path, uid: u32, gid: u32) {
-    let _ = nix::unistd::chown(
-        p,
-        Some(nix::unistd::Uid::from_raw(uid)),
-        Some(nix::unistd::Gid::from_raw(gid)),
-    );
-    if p.is_dir() {
-        for e in std::fs::read_dir(p).unwrap() {
-            chown_tree(&e.unwrap().path(), uid, gid);
-        }
     }
 }
 

@@ -16,47 +16,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod dovecot_support;
+use dovecot_support::{chown_tree, copy_tree, free_port};
+
 const DOVECOT: &str = "/usr/sbin/dovecot";
 const LOGIN: &str = env!("CARGO_BIN_EXE_pop3-login");
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o644)).unwrap();
-        }
-    }
-}
-
-fn chown_tree(p: &Path, uid: u32, gid: u32) {
-    let _ = nix::unistd::chown(
-        p,
-        Some(nix::unistd::Uid::from_raw(uid)),
-        Some(nix::unistd::Gid::from_raw(gid)),
-    );
-    if p.is_dir() {
-        for e in std::fs::read_dir(p).unwrap() {
-            chown_tree(&e.unwrap().path(), uid, gid);
-        }
-    }
 }
 
 struct Site {

@@ -1,0 +1,47 @@
+//! What the Dovecot POP3 tests share: copies of the recorded maildir
+//! snapshots, handed to the mail user.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::Path;
+
+/// Copy a snapshot tree; files become 0644 (the fixtures' modes vary with
+/// the checkout).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+}
+
+/// Give a tree to `uid:gid` (a no-op where chown is not permitted, as for
+/// an ordinary user giving files to itself).
+pub fn chown_tree(p: &Path, uid: u32, gid: u32) {
+    let _ = nix::unistd::chown(
+        p,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    );
+    if p.is_dir() {
+        for e in std::fs::read_dir(p).unwrap() {
+            chown_tree(&e.unwrap().path(), uid, gid);
+        }
+    }
+}
+
+/// A loopback port free at the moment of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
