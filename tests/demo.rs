@@ -1,7 +1,7 @@
 //! `scripts/demo --check` lays down its unprivileged root, starts whatever
 //! is built (probing the SMTP greeting when qmail-smtpd exists, and with
 //! qmail-queue and qmail-send, delivering one message into the demo
-//! Maildir), stops and cleans up.
+//! Maildir and finding it again over POP3), stops and cleans up.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,6 +51,10 @@ fn check_mode_starts_and_cleans_up() {
         // With the queue and qmail-send, one message goes all the way.
         if bins.join("qmail-queue").exists() && bins.join("qmail-send").exists() {
             assert!(text.contains("demo: delivered: Maildir/new/"), "{text}");
+            // ... and is found again over POP3 (qmail-popup + qmail-pop3d).
+            if bins.join("qmail-popup").exists() {
+                assert!(text.contains("demo: pop3: 1 message"), "{text}");
+            }
         }
     } else {
         assert!(text.contains("qmail-smtpd not built yet"), "{text}");
