@@ -7,6 +7,7 @@
 //! * [`pop3`]: the `pop3` process (TRANSACTION/UPDATE) and `pop3-login`.
 
 pub mod config;
+pub mod imap_login;
 pub mod io;
 pub mod location;
 pub mod login;

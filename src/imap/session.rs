@@ -109,6 +109,12 @@ impl<R: Wait, W: Write> Session<R, W> {
             ),
         };
         self.out(&greet)?;
+        self.serve()
+    }
+
+    /// Serve commands until LOGOUT or end of input, the greeting already
+    /// sent (a login process that words it itself).
+    pub fn serve(&mut self) -> io::Result<()> {
         self.w.flush()?;
         while !self.done {
             let root = self.cfg.root.clone();

@@ -1,0 +1,289 @@
+//! imap-login (Dovecot's IMAP pre-login, then the IMAP session in the
+//! same process) against the recorded Dovecot sessions
+//! `conformance/dovecot/imap/01-03`, replayed byte for byte by the
+//! conformance runner with the oracle's setup (config.md §4): alice's
+//! Maildir from `testdata/dovecot/alice/08-after-idle-errors-misc`; a
+//! checkpassword program that accepts alice/alicepw and exports USER,
+//! HOME and the userdb uid/gid through our checkpassword-reply; SSL with
+//! the test certificate (STARTTLS). Dovecot's post-login capability list
+//! is replaced by ours (known difference `program:imap`). Each connection
+//! is an imap-login child on stdin/stdout with tcpserver's environment
+//! for 127.0.0.1. Then Python's imaplib (STARTTLS, LOGIN, SELECT, FETCH)
+//! through our tcpserver.
+//!
+//! As root the mail user is `nobody` (the login switches to it); as an
+//! ordinary user everything runs as that user.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use qmail::conformance::transcript::{self, Event};
+use qmail::conformance::{self, replay, Options, Target, Verdict};
+use qmail::imap::{CAPABILITY, DOVECOT_CAPABILITY};
+
+const LOGIN: &str = env!("CARGO_BIN_EXE_imap-login");
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn mail_ids() -> (u32, u32) {
+    if nix::unistd::geteuid().is_root() {
+        let u = nix::unistd::User::from_name("nobody")
+            .unwrap()
+            .expect("user nobody");
+        (u.uid.as_raw(), u.gid.as_raw())
+    } else {
+        (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        )
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+}
+
+fn chown_tree(p: &Path, uid: u32, gid: u32) {
+    let _ = nix::unistd::chown(
+        p,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    );
+    if p.is_dir() {
+        for e in std::fs::read_dir(p).unwrap() {
+            chown_tree(&e.unwrap().path(), uid, gid);
+        }
+    }
+}
+
+/// PEM blocks of the fixture: (certificates, key).
+fn cert_and_key() -> (String, String) {
+    let pem = std::fs::read_to_string(repo().join("conformance/fixtures/servercert.pem")).unwrap();
+    let (mut certs, mut key) = (String::new(), String::new());
+    let mut cur = String::new();
+    for l in pem.lines() {
+        cur.push_str(l);
+        cur.push('\n');
+        if l.starts_with("-----END ") {
+            if l.contains("CERTIFICATE") {
+                certs.push_str(&cur)
+            } else {
+                key.push_str(&cur)
+            }
+            cur.clear();
+        }
+    }
+    (certs, key)
+}
+
+/// The oracle's setup in a temporary directory.
+struct Site {
+    t: tempfile::TempDir,
+}
+
+impl Site {
+    fn new() -> Site {
+        let t = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let d = t.path();
+        let (uid, gid) = mail_ids();
+        for (user, snap) in [("alice", "alice/08-after-idle-errors-misc")] {
+            let md = d.join("home").join(user).join("Maildir");
+            copy_tree(&repo().join("testdata/dovecot").join(snap), &md);
+            for s in ["cur", "new", "tmp"] {
+                std::fs::create_dir_all(md.join(s)).unwrap();
+            }
+            chown_tree(&d.join("home").join(user), uid, gid);
+        }
+        let (certs, key) = cert_and_key();
+        std::fs::write(d.join("cert.pem"), certs).unwrap();
+        std::fs::write(d.join("key.pem"), key).unwrap();
+        let checkpw = d.join("checkpw");
+        std::fs::write(
+            &checkpw,
+            format!(
+                "#!/bin/bash\nIFS= read -r -d '' user <&3\nIFS= read -r -d '' pass <&3\n\
+                 case \"$user:$pass\" in alice:alicepw|bob:bobpw) ;; *) exit 1 ;; esac\n\
+                 export USER=\"$user\" HOME=\"{home}/$user\" userdb_uid={uid} userdb_gid={gid} EXTRA='userdb_uid userdb_gid'\n\
+                 exec \"$@\"\n",
+                home = d.join("home").display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&checkpw, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(
+            d.join("dovecot.conf"),
+            "protocols = imap pop3\nlisten = 127.0.0.1\nssl = yes\nssl_cert = <cert.pem\nssl_key = <key.pem\n\
+             auth_mechanisms = plain login\nmail_location = maildir:~/Maildir\nfirst_valid_uid = 1\n\
+             auth_failure_delay = 0\n!include auth-checkpassword.conf.ext\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("auth-checkpassword.conf.ext"),
+            format!("passdb {{\n  driver = checkpassword\n  args = {}\n}}\nuserdb {{\n  driver = prefetch\n}}\n", checkpw.display()),
+        )
+        .unwrap();
+        Site { t }
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.t.path().join("dovecot.conf")
+    }
+
+    fn target(&self) -> Target {
+        let env = [
+            ("TCPLOCALIP", "127.0.0.1"),
+            ("TCPLOCALPORT", "10143"),
+            ("TCPREMOTEIP", "127.0.0.1"),
+            ("TCPREMOTEPORT", "40000"),
+            ("PROTO", "TCP"),
+        ];
+        Target::Child {
+            program: LOGIN.into(),
+            args: vec!["-c".into(), self.conf().display().to_string()],
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            clear_env: true,
+        }
+    }
+}
+
+/// Our tcpserver running imap-login on a free loopback port.
+struct Server {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(site: &Site) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tcpserver = Path::new(LOGIN).parent().unwrap().join("tcpserver");
+    let child = Command::new(tcpserver)
+        .args(["-R", "-H", "127.0.0.1", &port.to_string(), LOGIN, "-c"])
+        .arg(site.conf())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let srv = Server { child, port };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return srv;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("tcpserver did not start");
+}
+
+#[test]
+fn recorded_imap_login_sessions_replay_against_imap_login() {
+    let site = Site::new();
+    let opts = Options {
+        timeout: Duration::from_secs(15),
+        tls_name: "localhost".into(),
+    };
+    let mut failures = String::new();
+    for name in [
+        "01-greeting-capability",
+        "02-login-authenticate",
+        "03-starttls",
+    ] {
+        let path = repo()
+            .join("conformance/dovecot/imap")
+            .join(format!("{name}.txt"));
+        let mut t = transcript::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for s in &mut t.sections {
+            for step in &mut s.steps {
+                if let Event::Expect(l) = &mut step.event {
+                    let text = String::from_utf8_lossy(l).replace(DOVECOT_CAPABILITY, CAPABILITY);
+                    *l = text.into_bytes();
+                }
+            }
+        }
+        let v = replay(&t, &site.target(), &opts);
+        if v != Verdict::Pass {
+            failures.push_str(&conformance::report(&conformance::case_name(&path), &v));
+        }
+    }
+    assert!(failures.is_empty(), "unexpected differences:\n{failures}");
+}
+
+#[test]
+fn python_imaplib() {
+    let site = Site::new();
+    let srv = serve(&site);
+    let script = format!(
+        r#"
+import imaplib, ssl
+m = imaplib.IMAP4("127.0.0.1", {port})
+assert m.welcome == b"* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready.", m.welcome
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+m.starttls(ctx)
+assert "STARTTLS" not in m.capabilities, m.capabilities
+typ, _ = m.login("alice", "alicepw")
+assert typ == "OK"
+assert b" MOVE " in m.capability()[1][0]
+typ, data = m.select("INBOX")
+assert typ == "OK", data
+n = int(data[0])
+typ, data = m.fetch("1", "(FLAGS)")
+assert typ == "OK", data
+print(n > 0, typ)
+m.logout()
+m = imaplib.IMAP4("127.0.0.1", {port})
+try:
+    m.login("alice", "wrong")
+    raise SystemExit("wrong password accepted")
+except imaplib.IMAP4.error as e:
+    print(e)
+m.authenticate("PLAIN", lambda _: b"\0alice\0alicepw")
+print(m.select("INBOX", readonly=True)[0])
+m.logout()
+"#,
+        port = srv.port
+    );
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("python3");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "imaplib: {out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        out,
+        "True OK\nb'[AUTHENTICATIONFAILED] Authentication failed.'\nOK\n"
+    );
+}
