@@ -8,8 +8,9 @@
 //! the test certificate (STARTTLS). Dovecot's post-login capability list
 //! is replaced by ours (known difference `program:imap`). Each connection
 //! is an imap-login child on stdin/stdout with tcpserver's environment
-//! for 127.0.0.1. Then Python's imaplib (STARTTLS, LOGIN, SELECT, FETCH)
-//! through our tcpserver.
+//! for 127.0.0.1 (and one off loopback: plaintext refused until
+//! STARTTLS). Then Python's imaplib (STARTTLS, LOGIN, AUTHENTICATE, SELECT,
+//! FETCH; implicit TLS with --ssl) through our tcpserver.
 //!
 //! As root the mail user is `nobody` (the login switches to it); as an
 //! ordinary user everything runs as that user.
@@ -178,7 +179,7 @@ impl Drop for Server {
     }
 }
 
-fn serve(site: &Site) -> Server {
+fn serve(site: &Site, extra: &[&str]) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -188,6 +189,7 @@ fn serve(site: &Site) -> Server {
     let child = Command::new(tcpserver)
         .args(["-R", "-H", "127.0.0.1", &port.to_string(), LOGIN, "-c"])
         .arg(site.conf())
+        .args(extra)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .stdout(std::process::Stdio::null())
@@ -240,7 +242,8 @@ fn recorded_imap_login_sessions_replay_against_imap_login() {
 #[test]
 fn python_imaplib() {
     let site = Site::new();
-    let srv = serve(&site);
+    let srv = serve(&site, &[]);
+    let tls = serve(&site, &["--ssl"]);
     let script = format!(
         r#"
 import imaplib, ssl
@@ -268,8 +271,14 @@ except imaplib.IMAP4.error as e:
 m.authenticate("PLAIN", lambda _: b"\0alice\0alicepw")
 print(m.select("INBOX", readonly=True)[0])
 m.logout()
+m = imaplib.IMAP4_SSL("127.0.0.1", {tls_port}, ssl_context=ctx)
+assert b"STARTTLS" not in m.welcome and b"AUTH=PLAIN" in m.welcome, m.welcome
+m.login("alice", "alicepw")
+print(m.select("INBOX")[0])
+m.logout()
 "#,
-        port = srv.port
+        port = srv.port,
+        tls_port = tls.port
     );
     let o = Command::new("python3")
         .arg("-c")
@@ -284,6 +293,51 @@ m.logout()
     );
     assert_eq!(
         out,
-        "True OK\nb'[AUTHENTICATIONFAILED] Authentication failed.'\nOK\n"
+        "True OK\nb'[AUTHENTICATIONFAILED] Authentication failed.'\nOK\nOK\n"
+    );
+}
+
+/// Off loopback (client IP not the local IP, no TLS) plaintext logins
+/// are refused (`disable_plaintext_auth = yes`, the default) and the
+/// greeting says LOGINDISABLED; after STARTTLS they work.
+#[test]
+fn plaintext_needs_tls_off_loopback() {
+    let site = Site::new();
+    let text = format!(
+        "S: * OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS LOGINDISABLED] Dovecot (Debian) ready.\n\
+         C: a1 LOGIN alice alicepw\n\
+         S: a1 NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\n\
+         C: a2 AUTHENTICATE PLAIN AGFsaWNlAGFsaWNlcHc=\n\
+         S: a2 NO [PRIVACYREQUIRED] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.\n\
+         C: a3 STARTTLS\n\
+         S: a3 OK Begin TLS negotiation now.\n\
+         # (TLS handshake done)\n\
+         C: a4 CAPABILITY\n\
+         S: * CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN AUTH=LOGIN\n\
+         S: a4 OK Pre-login capabilities listed, post-login capabilities have more.\n\
+         C: a5 LOGIN alice alicepw\n\
+         S: a5 OK [CAPABILITY {CAPABILITY}] Logged in\n\
+         C: a6 LOGOUT\n\
+         S: * BYE Logging out\n\
+         S: a6 OK Logout completed (0.001 + 0.000 secs).\n"
+    );
+    let t = transcript::parse(&text).unwrap();
+    let mut target = site.target();
+    if let Target::Child { env, .. } = &mut target {
+        for (k, v) in env.iter_mut() {
+            if k == "TCPREMOTEIP" {
+                *v = "192.0.2.1".into();
+            }
+        }
+    }
+    let opts = Options {
+        timeout: Duration::from_secs(15),
+        tls_name: "localhost".into(),
+    };
+    let v = replay(&t, &target, &opts);
+    assert!(
+        v == Verdict::Pass,
+        "{}",
+        conformance::report("off-loopback", &v)
     );
 }

@@ -4,7 +4,8 @@
 //!
 //! * [`location`]: `mail_location` / `MAIL` for the Maildir++ layout;
 //! * [`io`]: line I/O of the post-login processes;
-//! * [`pop3`]: the `pop3` process (TRANSACTION/UPDATE) and `pop3-login`.
+//! * [`pop3`]: the `pop3` process (TRANSACTION/UPDATE) and `pop3-login`;
+//! * [`imap_login`]: `imap-login`'s non-authenticated state.
 
 pub mod config;
 pub mod imap_login;
