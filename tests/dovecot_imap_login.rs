@@ -341,3 +341,63 @@ fn plaintext_needs_tls_off_loopback() {
         conformance::report("off-loopback", &v)
     );
 }
+
+/// IDLE inside imap-login's process (its input waits on the shared
+/// connection): a message delivered into new/ during IDLE is pushed as
+/// `* N EXISTS`, DONE ends it.
+#[test]
+fn idle_after_imap_login() {
+    use std::io::{BufRead, BufReader, Write};
+    let site = Site::new();
+    let srv = serve(&site, &[]);
+    let s = std::net::TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    let mut until = |prefix: &str| -> Vec<String> {
+        let mut got = Vec::new();
+        loop {
+            let mut l = String::new();
+            assert!(r.read_line(&mut l).unwrap() > 0, "closed; got {got:?}");
+            let done = l.starts_with(prefix);
+            got.push(l);
+            if done {
+                return got;
+            }
+        }
+    };
+    until("* OK ");
+    w.write_all(b"a1 LOGIN alice alicepw\r\n").unwrap();
+    assert!(until("a1 ")
+        .last()
+        .unwrap()
+        .starts_with("a1 OK [CAPABILITY "));
+    w.write_all(b"a2 SELECT INBOX\r\n").unwrap();
+    let sel = until("a2 ");
+    let n: usize = sel
+        .iter()
+        .find_map(|l| {
+            l.strip_suffix(" EXISTS\r\n")?
+                .strip_prefix("* ")?
+                .parse()
+                .ok()
+        })
+        .expect("EXISTS");
+    w.write_all(b"a3 IDLE\r\n").unwrap();
+    assert_eq!(until("+ ").last().unwrap(), "+ idling\r\n");
+    let new = site
+        .t
+        .path()
+        .join("home/alice/Maildir/new/1800000000.P1.test");
+    std::fs::write(&new, "Subject: idle\r\n\r\nhi\r\n").unwrap();
+    let (uid, gid) = mail_ids();
+    chown_tree(&new, uid, gid);
+    until(&format!("* {} EXISTS", n + 1));
+    w.write_all(b"DONE\r\n").unwrap();
+    assert!(until("a3 ")
+        .last()
+        .unwrap()
+        .starts_with("a3 OK Idle completed"));
+    w.write_all(b"a4 LOGOUT\r\n").unwrap();
+    until("a4 OK");
+}
