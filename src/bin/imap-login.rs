@@ -51,24 +51,11 @@ fn fatal(e: impl std::fmt::Display) -> ExitCode {
 fn main() -> ExitCode {
     let _fds = passdb::reserve_fds();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut conf = qmail::root::dovecot_conf().join("dovecot.conf");
-    let mut implicit_tls = false;
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "-c" if i + 1 < args.len() => {
-                conf = args[i + 1].clone().into();
-                i += 1;
-            }
-            "--ssl" => implicit_tls = true,
-            other => return fatal(format!("unknown argument {other}")),
-        }
-        i += 1;
-    }
-    let helper = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.join("checkpassword-reply")))
-        .unwrap_or_else(|| "/usr/lib/dovecot/checkpassword-reply".into());
+    let inv = match login::Invocation::parse(&args) {
+        Ok(i) => i,
+        Err(e) => return fatal(e),
+    };
+    let (conf, implicit_tls, helper) = (inv.conf, inv.implicit_tls, login::reply_helper());
     let set = match Config::load(&conf)
         .map_err(|e| e.to_string())
         .and_then(|c| Settings::from_config(&c, "imap", helper).map_err(|e| e.0))

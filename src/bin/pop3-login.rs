@@ -76,27 +76,14 @@ fn pop_settings(set: &Settings) -> Result<(PopSettings, Format), String> {
 fn main() -> ExitCode {
     let _fds = passdb::reserve_fds();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut conf = qmail::root::dovecot_conf().join("dovecot.conf");
-    let mut implicit_tls = false;
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "-c" if i + 1 < args.len() => {
-                conf = args[i + 1].clone().into();
-                i += 1;
-            }
-            "--ssl" => implicit_tls = true,
-            other => {
-                eprintln!("pop3-login: Fatal: unknown argument {other}");
-                return ExitCode::from(FATAL);
-            }
+    let inv = match login::Invocation::parse(&args) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("pop3-login: Fatal: {e}");
+            return ExitCode::from(FATAL);
         }
-        i += 1;
-    }
-    let helper = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.join("checkpassword-reply")))
-        .unwrap_or_else(|| "/usr/lib/dovecot/checkpassword-reply".into());
+    };
+    let (conf, implicit_tls, helper) = (inv.conf, inv.implicit_tls, login::reply_helper());
     let setup = Config::load(&conf)
         .map_err(|e| e.to_string())
         .and_then(|c| Settings::from_config(&c, "pop3", helper).map_err(|e| e.0))

@@ -19,6 +19,45 @@ use super::config::{self, Config};
 use super::passdb::{self, Verdict};
 use super::sasl::{Credentials, Mech};
 
+/// The command line both login programs take: `[-c dovecot.conf] [--ssl]`
+/// (`--ssl`: implicit TLS, for ports 993/995).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub conf: PathBuf,
+    pub implicit_tls: bool,
+}
+
+impl Invocation {
+    /// Parse the arguments after argv[0]; the error names the unknown one.
+    pub fn parse(args: &[String]) -> Result<Self, String> {
+        let mut inv = Invocation {
+            conf: crate::root::dovecot_conf().join("dovecot.conf"),
+            implicit_tls: false,
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "-c" => match it.next() {
+                    Some(f) => inv.conf = f.into(),
+                    None => return Err(format!("unknown argument {a}")),
+                },
+                "--ssl" => inv.implicit_tls = true,
+                other => return Err(format!("unknown argument {other}")),
+            }
+        }
+        Ok(inv)
+    }
+}
+
+/// Our checkpassword-reply, installed beside the login program (Dovecot's
+/// path when that cannot be told).
+pub fn reply_helper() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("checkpassword-reply")))
+        .unwrap_or_else(|| "/usr/lib/dovecot/checkpassword-reply".into())
+}
+
 /// `ssl =`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ssl {
@@ -412,6 +451,18 @@ pub fn become_user(u: &User) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn invocation() {
+        let a =
+            |v: &[&str]| Invocation::parse(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let i = a(&["--ssl", "-c", "/x/d.conf"]).unwrap();
+        assert_eq!((i.conf, i.implicit_tls), ("/x/d.conf".into(), true));
+        assert!(!a(&[]).unwrap().implicit_tls);
+        assert_eq!(a(&["-c"]), Err("unknown argument -c".into()));
+        assert_eq!(a(&["-x"]), Err("unknown argument -x".into()));
+    }
+
     use super::*;
 
     #[test]
