@@ -23,73 +23,10 @@ use qmail::conformance::transcript::{self, Event};
 use qmail::conformance::{self, replay, Options, Target, Verdict};
 use qmail::imap::{CAPABILITY, DOVECOT_CAPABILITY};
 
+mod dovecot_support;
+use dovecot_support::{cert_and_key, chown_tree, copy_tree, mail_ids, repo};
+
 const LOGIN: &str = env!("CARGO_BIN_EXE_imap-login");
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn mail_ids() -> (u32, u32) {
-    if nix::unistd::geteuid().is_root() {
-        let u = nix::unistd::User::from_name("nobody")
-            .unwrap()
-            .expect("user nobody");
-        (u.uid.as_raw(), u.gid.as_raw())
-    } else {
-        (
-            nix::unistd::getuid().as_raw(),
-            nix::unistd::getgid().as_raw(),
-        )
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o644)).unwrap();
-        }
-    }
-}
-
-fn chown_tree(p: &Path, uid: u32, gid: u32) {
-    let _ = nix::unistd::chown(
-        p,
-        Some(nix::unistd::Uid::from_raw(uid)),
-        Some(nix::unistd::Gid::from_raw(gid)),
-    );
-    if p.is_dir() {
-        for e in std::fs::read_dir(p).unwrap() {
-            chown_tree(&e.unwrap().path(), uid, gid);
-        }
-    }
-}
-
-/// PEM blocks of the fixture: (certificates, key).
-fn cert_and_key() -> (String, String) {
-    let pem = std::fs::read_to_string(repo().join("conformance/fixtures/servercert.pem")).unwrap();
-    let (mut certs, mut key) = (String::new(), String::new());
-    let mut cur = String::new();
-    for l in pem.lines() {
-        cur.push_str(l);
-        cur.push('\n');
-        if l.starts_with("-----END ") {
-            if l.contains("CERTIFICATE") {
-                certs.push_str(&cur)
-            } else {
-                key.push_str(&cur)
-            }
-            cur.clear();
-        }
-    }
-    (certs, key)
-}
 
 /// The oracle's setup in a temporary directory.
 struct Site {

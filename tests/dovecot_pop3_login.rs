@@ -25,47 +25,9 @@ use qmail::conformance::transcript;
 use qmail::conformance::{self, replay, Options, Target, Verdict};
 
 mod dovecot_support;
-use dovecot_support::{chown_tree, copy_tree};
+use dovecot_support::{cert_and_key, chown_tree, copy_tree, mail_ids, repo};
 
 const LOGIN: &str = env!("CARGO_BIN_EXE_pop3-login");
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn mail_ids() -> (u32, u32) {
-    if nix::unistd::geteuid().is_root() {
-        let u = nix::unistd::User::from_name("nobody")
-            .unwrap()
-            .expect("user nobody");
-        (u.uid.as_raw(), u.gid.as_raw())
-    } else {
-        (
-            nix::unistd::getuid().as_raw(),
-            nix::unistd::getgid().as_raw(),
-        )
-    }
-}
-
-/// PEM blocks of the fixture: (certificates, key).
-fn cert_and_key() -> (String, String) {
-    let pem = std::fs::read_to_string(repo().join("conformance/fixtures/servercert.pem")).unwrap();
-    let (mut certs, mut key) = (String::new(), String::new());
-    let mut cur = String::new();
-    for l in pem.lines() {
-        cur.push_str(l);
-        cur.push('\n');
-        if l.starts_with("-----END ") {
-            if l.contains("CERTIFICATE") {
-                certs.push_str(&cur)
-            } else {
-                key.push_str(&cur)
-            }
-            cur.clear();
-        }
-    }
-    (certs, key)
-}
 
 /// The oracle's setup in a temporary directory.
 struct Site {

@@ -17,14 +17,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod dovecot_support;
-use dovecot_support::{chown_tree, copy_tree, free_port};
+use dovecot_support::{chown_tree, copy_tree, free_port, repo};
 
 const DOVECOT: &str = "/usr/sbin/dovecot";
 const LOGIN: &str = env!("CARGO_BIN_EXE_pop3-login");
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 struct Site {
     t: tempfile::TempDir,

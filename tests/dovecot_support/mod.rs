@@ -3,7 +3,7 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Copy a snapshot tree; files become 0644 (the fixtures' modes vary with
 /// the checkout).
@@ -44,4 +44,44 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// The repository (testdata/, conformance/).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Who owns the mail: nobody as root (Dovecot refuses root), else ourselves.
+pub fn mail_ids() -> (u32, u32) {
+    if nix::unistd::geteuid().is_root() {
+        let u = nix::unistd::User::from_name("nobody")
+            .unwrap()
+            .expect("user nobody");
+        (u.uid.as_raw(), u.gid.as_raw())
+    } else {
+        (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        )
+    }
+}
+
+/// PEM blocks of the fixture: (certificates, key).
+pub fn cert_and_key() -> (String, String) {
+    let pem = std::fs::read_to_string(repo().join("conformance/fixtures/servercert.pem")).unwrap();
+    let (mut certs, mut key) = (String::new(), String::new());
+    let mut cur = String::new();
+    for l in pem.lines() {
+        cur.push_str(l);
+        cur.push('\n');
+        if l.starts_with("-----END ") {
+            if l.contains("CERTIFICATE") {
+                certs.push_str(&cur)
+            } else {
+                key.push_str(&cur)
+            }
+            cur.clear();
+        }
+    }
+    (certs, key)
 }
