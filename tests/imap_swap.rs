@@ -447,3 +447,54 @@ fn idle_pushes_changes() {
     r.until("* BYE Logging out");
     child.wait().unwrap();
 }
+
+/// The `* LIST` lines of a session (this Dovecot configuration has no
+/// special-use mailboxes, ours always has Debian's).
+fn list_lines(out: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| l.starts_with("* LIST"))
+        .map(|l| l.replace(" \\Sent)", ")"))
+        .collect()
+}
+
+/// LIST order: Dovecot's list index puts the newest node first. Once
+/// Dovecot's LIST-STATUS has opened the folders (UIDVALIDITYs in its scan
+/// order) ours lists them as it does; CREATE puts a mailbox in front,
+/// a RENAME too, and a parent deleted with children stays listed until
+/// the next change, in both servers.
+#[test]
+fn list_order_follows_dovecot() {
+    let env = setup();
+    let md = env.home.join("Maildir");
+    let (uid, gid) = ids();
+    for n in ["Zeta", "Alpha", "Mid", "Beta.Sub"] {
+        for d in ["cur", "new", "tmp"] {
+            fs::create_dir_all(md.join(format!(".{n}/{d}"))).unwrap();
+        }
+    }
+    chown_tree(&md, uid, gid);
+    dovecot(
+        &env,
+        "a1 LIST \"\" \"*\" RETURN (STATUS (MESSAGES))\na2 LOGOUT\n",
+    );
+    let look = "l1 LIST \"\" \"*\"\nl2 LOGOUT\n";
+    let d = dovecot(&env, look);
+    let o = ours(&env, look);
+    assert_eq!(list_lines(&d), list_lines(&o), "dovecot:\n{d}\nours:\n{o}");
+    // The same changes in each server, on two copies of this state.
+    let changes = "c1 CREATE New1\nc2 CREATE Alpha.Kid\nc3 LIST \"\" \"*\"\n\
+                   c4 RENAME Zeta Zz\nc5 LIST \"\" \"*\"\nc6 DELETE Alpha\nc7 LIST \"\" \"*\"\n\
+                   c8 DELETE Alpha.Kid\nc9 LIST \"\" \"*\"\nc10 LOGOUT\n";
+    let copy = tempfile::tempdir().unwrap();
+    let md2 = copy.path().join("home/Maildir");
+    copy_tree(&md, &md2);
+    chown_tree(copy.path(), uid, gid);
+    let d = dovecot(&env, changes);
+    let env2 = Env {
+        home: copy.path().join("home"),
+        conf: env.conf.clone(),
+        _dir: copy,
+    };
+    let o = ours(&env2, changes);
+    assert_eq!(list_lines(&d), list_lines(&o), "dovecot:\n{d}\nours:\n{o}");
+}

@@ -42,7 +42,8 @@ const CASES: [(&str, &str); 11] = [
 ];
 
 /// Transcripts that pass completely.
-const PASS: [&str; 5] = [
+const PASS: [&str; 6] = [
+    "04-list-namespace",
     "06-fetch",
     "07-search",
     "08-store-flags-keywords",

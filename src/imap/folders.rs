@@ -103,7 +103,7 @@ pub struct Entry {
     pub children: bool,
 }
 
-/// The folder directories in directory order.
+/// The folder directories (directory order).
 fn folder_dirs(root: &Path) -> io::Result<Vec<String>> {
     let mut v = Vec::new();
     for e in fs::read_dir(root)? {
@@ -122,12 +122,91 @@ fn folder_dirs(root: &Path) -> io::Result<Vec<String>> {
     Ok(v)
 }
 
-/// Every mailbox and implied parent: parents before their children,
-/// otherwise directory order, INBOX last (Dovecot's order).
-pub fn all(root: &Path) -> io::Result<Vec<Entry>> {
+/// Where a mailbox sorts among its siblings; LIST shows the highest
+/// first. Dovecot lists from its list index, whose sibling lists are
+/// newest-node-first: a mailbox found in the directory at the first
+/// scan, created, or renamed is put in front. We have no list index, so
+/// we rebuild that order from what the files keep: UIDVALIDITY grows
+/// with each mailbox Dovecot (or we) created or first opened, in the
+/// order Dovecot's scan met them; a folder nobody opened yet (no
+/// `dovecot-uidlist`) is newer than all of those, reverse-alphabetical
+/// standing in for the recording machine's reverse directory order; a
+/// rename moves the mailbox to the front only for the session that
+/// made it (Dovecot keeps that in its list index).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rank {
+    /// The UIDVALIDITY in its `dovecot-uidlist`.
+    Known(u32),
+    /// No uidlist yet.
+    Unopened(String),
+    /// Renamed in this session (higher = later).
+    Renamed(usize),
+}
+
+/// The UIDVALIDITY from the header of `dir`'s `dovecot-uidlist`.
+pub fn uid_validity(dir: &Path) -> Option<u32> {
+    let data = fs::read(dir.join("dovecot-uidlist")).ok()?;
+    let head = data.split(|&b| b == b'\n').next()?;
+    let head = std::str::from_utf8(head).ok()?;
+    let mut words = head.split(' ');
+    match words.next()? {
+        "3" => words.find_map(|w| w.strip_prefix('V')?.parse().ok()),
+        "1" => words.next()?.parse().ok(),
+        _ => None,
+    }
+}
+
+/// What a session remembers that Dovecot's list index would: renamed
+/// mailboxes (in rename order) and mailboxes deleted while they had
+/// children, which Dovecot's index goes on listing until its next
+/// refresh.
+#[derive(Debug, Clone, Default)]
+pub struct ListState {
+    pub renamed: Vec<String>,
+    pub ghosts: Vec<(String, Rank)>,
+}
+
+impl ListState {
+    /// The rank of an existing folder directory.
+    pub fn rank(&self, root: &Path, name: &str) -> Rank {
+        let under = |r: &String| {
+            name == r
+                || name
+                    .strip_prefix(r.as_str())
+                    .is_some_and(|x| x.starts_with('.'))
+        };
+        if let Some(k) = self.renamed.iter().rposition(under) {
+            return Rank::Renamed(k);
+        }
+        match uid_validity(&path(root, name)) {
+            Some(v) => Rank::Known(v),
+            None => Rank::Unopened(name.to_string()),
+        }
+    }
+
+    /// A rename `from` → `to` happened.
+    pub fn renamed(&mut self, to: &str) {
+        self.renamed.push(to.to_string());
+    }
+}
+
+/// Every mailbox and implied parent in Dovecot's order (see [`Rank`]):
+/// each node before its children, siblings highest rank first, a node
+/// ranked by the oldest of itself and its descendants (Dovecot adds a
+/// parent node with its first child), INBOX last.
+pub fn all(root: &Path, state: &ListState) -> io::Result<Vec<Entry>> {
     let dirs = folder_dirs(root)?;
+    let mut ranks: Vec<(String, Rank)> = dirs
+        .iter()
+        .map(|d| (d.clone(), state.rank(root, d)))
+        .collect();
+    for (g, r) in &state.ghosts {
+        if !ranks.iter().any(|(n, _)| n == g) {
+            ranks.push((g.clone(), r.clone()));
+        }
+    }
     let mut names: Vec<String> = Vec::new();
-    for d in &dirs {
+    for (d, _) in &ranks {
         let parts: Vec<&str> = d.split('.').collect();
         for k in 1..=parts.len() {
             let n = parts[..k].join(".");
@@ -136,35 +215,45 @@ pub fn all(root: &Path) -> io::Result<Vec<Entry>> {
             }
         }
     }
-    // Parents first, children grouped after them.
+    let is_under = |c: &str, n: &str| c.strip_prefix(n).is_some_and(|r| r.starts_with('.'));
+    let node_rank = |n: &str| {
+        ranks
+            .iter()
+            .filter(|(d, _)| d == n || is_under(d, n))
+            .map(|(_, r)| r)
+            .min()
+            .cloned()
+    };
+    fn place(
+        parent: Option<&str>,
+        names: &[String],
+        rank: &dyn Fn(&str) -> Option<Rank>,
+        out: &mut Vec<String>,
+    ) {
+        let mut kids: Vec<&String> = names
+            .iter()
+            .filter(|c| match parent {
+                None => !c.contains('.'),
+                Some(p) => c
+                    .strip_prefix(p)
+                    .and_then(|r| r.strip_prefix('.'))
+                    .is_some_and(|r| !r.contains('.')),
+            })
+            .collect();
+        kids.sort_by_key(|k| std::cmp::Reverse(rank(k)));
+        for k in kids {
+            out.push(k.clone());
+            place(Some(k), names, rank, out);
+        }
+    }
     let mut ordered: Vec<String> = Vec::new();
-    fn place(n: &str, names: &[String], out: &mut Vec<String>) {
-        if out.iter().any(|o| o == n) {
-            return;
-        }
-        out.push(n.to_string());
-        for c in names {
-            if c.strip_prefix(n)
-                .and_then(|r| r.strip_prefix('.'))
-                .is_some_and(|r| !r.contains('.'))
-            {
-                place(c, names, out);
-            }
-        }
-    }
-    for n in &names {
-        if !n.contains('.') {
-            place(n, &names, &mut ordered);
-        }
-    }
+    place(None, &names, &node_rank, &mut ordered);
     let mut out: Vec<Entry> = ordered
         .iter()
         .map(|n| Entry {
             name: n.clone(),
-            exists: dirs.contains(n),
-            children: names
-                .iter()
-                .any(|c| c.len() > n.len() + 1 && c.starts_with(&format!("{n}."))),
+            exists: ranks.iter().any(|(d, _)| d == n),
+            children: names.iter().any(|c| is_under(c, n)),
         })
         .collect();
     out.push(Entry {

@@ -72,6 +72,8 @@ pub struct Session<R, W> {
     /// mtimes of the selected mailbox's new/, cur/, uidlist, keywords at
     /// the last sync (IDLE/NOOP look again only when one changed).
     stamp: Vec<Option<SystemTime>>,
+    /// What Dovecot's list index would remember (LIST order, ghosts).
+    list: folders::ListState,
 }
 
 /// ` (0.001 + 0.000 secs).` in place of the text's final dot.
@@ -91,6 +93,7 @@ impl<R: Wait, W: Write> Session<R, W> {
             bad: 0,
             done: false,
             stamp: Vec::new(),
+            list: folders::ListState::default(),
         }
     }
 
@@ -404,11 +407,31 @@ impl<R: Wait, W: Write> Session<R, W> {
             }
             return Ok(Reply::Ok("Lsub completed.".into()));
         }
-        let entries = match folders::all(self.root()) {
+        let mut entries = match folders::all(self.root(), &self.list) {
             Ok(e) => e,
             Err(e) => return Ok(internal(&e)),
         };
-        let mut listed: Vec<String> = Vec::new();
+        if subscribed_sel {
+            // Dovecot walks the subscriptions (file order) for this one.
+            entries = subs
+                .names
+                .iter()
+                .map(|n| {
+                    entries
+                        .iter()
+                        .find(|e| &e.name == n)
+                        .cloned()
+                        .unwrap_or(folders::Entry {
+                            name: n.clone(),
+                            exists: false,
+                            children: false,
+                        })
+                })
+                .collect();
+        }
+        if !status_items.is_empty() {
+            self.first_open(&entries);
+        }
         for e in &entries {
             if !want(&e.name) {
                 continue;
@@ -430,11 +453,11 @@ impl<R: Wait, W: Write> Session<R, W> {
                 });
                 attrs.extend(su);
             } else {
-                if !e.exists && !subscribed_sel {
-                    attrs.push("\\NonExistent");
-                }
                 if is_sub && (subscribed_sel || ret.iter().any(|r| r == "SUBSCRIBED")) {
                     attrs.push("\\Subscribed");
+                }
+                if !e.exists {
+                    attrs.push("\\NonExistent");
                 }
                 if ret.iter().any(|r| r == "CHILDREN") {
                     attrs.push(if e.children {
@@ -453,26 +476,34 @@ impl<R: Wait, W: Write> Session<R, W> {
                 folders::quote(&e.name)
             );
             self.out(&l)?;
-            listed.push(e.name.clone());
             if !status_items.is_empty() && e.exists {
                 if let Ok(line) = self.status_line(&e.name, &status_items) {
                     self.out(&line)?;
                 }
             }
         }
-        // Subscribed names without a mailbox (LIST (SUBSCRIBED)).
-        if subscribed_sel {
-            for n in &subs.names {
-                if want(n) && !listed.contains(n) {
-                    let l = format!(
-                        "* LIST (\\Subscribed \\NonExistent) \".\" {}",
-                        folders::quote(n)
-                    );
-                    self.out(&l)?;
-                }
+        Ok(Reply::Ok("List completed.".into()))
+    }
+
+    /// LIST-STATUS opens mailboxes nobody opened yet in Dovecot's scan
+    /// order (the reverse of its list order, INBOX after the folders),
+    /// which hands out their UIDVALIDITYs in the order later LISTs rank
+    /// them by.
+    fn first_open(&self, entries: &[folders::Entry]) {
+        let root = self.root();
+        let mut todo: Vec<&str> = entries
+            .iter()
+            .rev()
+            .filter(|e| e.exists && !folders::is_inbox(&e.name))
+            .map(|e| e.name.as_str())
+            .collect();
+        todo.push("INBOX");
+        for n in todo {
+            let p = folders::path(root, n);
+            if p.is_dir() && folders::uid_validity(&p).is_none() {
+                let _ = sync::open(&p, root, sync::Mode::ReadOnly);
             }
         }
-        Ok(Reply::Ok("List completed.".into()))
     }
 
     fn read_subscriptions(&self) -> subscriptions::Subscriptions {
@@ -672,6 +703,9 @@ impl<R: Wait, W: Write> Session<R, W> {
             fs::create_dir(p.join(d))?;
         }
         fs::write(p.join("maildirfolder"), b"")?;
+        // Dovecot writes the uidlist (and so the UIDVALIDITY) at once.
+        sync::open(&p, self.root(), sync::Mode::ReadOnly)?;
+        self.list.ghosts.clear();
         Ok(Reply::Ok("Create completed.".into()))
     }
 
@@ -689,8 +723,20 @@ impl<R: Wait, W: Write> Session<R, W> {
             )));
         }
         let p = folders::path(self.root(), &name);
+        let rank = self.list.rank(self.root(), &name);
+        let has_children = fs::read_dir(self.root())?.flatten().any(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&format!(".{name}.")))
+        });
         if let Err(e) = fs::remove_dir_all(&p) {
             return Ok(internal(&e));
+        }
+        // Dovecot's list index goes on listing a deleted parent as
+        // selectable until its next refresh (the next change).
+        self.list.ghosts.clear();
+        if has_children {
+            self.list.ghosts.push((name.clone(), rank));
         }
         if self.sel.as_ref().is_some_and(|s| s.name == name) {
             self.sel = None;
@@ -742,6 +788,8 @@ impl<R: Wait, W: Write> Session<R, W> {
         for (a, b) in moves {
             fs::rename(self.root().join(a), self.root().join(b))?;
         }
+        self.list.ghosts.clear();
+        self.list.renamed(&to);
         Ok(Reply::Ok("Rename completed.".into()))
     }
 
