@@ -52,6 +52,8 @@ fn e(path: &str, owner: Role, mode: u32, kind: Kind) -> Entry {
 /// The programs of `bin/`, with their owner and mode (`hier.c`).
 pub const PROGRAMS: &[(&str, Role, u32)] = &[
     ("qmail-queue", Role::Qmailq, 0o4711),
+    // A qmail-rs addition: the resident queue writer, run as qmailq.
+    ("qmail-queued", Role::Root, 0o755),
     ("qmail-lspawn", Role::Root, 0o700),
     ("qmail-start", Role::Root, 0o700),
     ("qmail-getpw", Role::Root, 0o711),

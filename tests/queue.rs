@@ -435,6 +435,7 @@ fn library_failure_at_every_step_cleans_up() {
         uid: 0,
         now: 1_795_607_173,
         who: "by uid 0".into(),
+        pid_name: None,
     };
     for fail in Step::ALL {
         let mut step = |s: Step| {
@@ -585,7 +586,7 @@ mod props {
             let env = Envelope { sender, recipients };
             let mut bytes = Vec::new();
             env.write(&mut bytes).unwrap();
-            let inj = Injector { pid: 9, uid: 1, now: 0, who: "by uid 1".into() };
+            let inj = Injector { pid: 9, uid: 1, now: 0, who: "by uid 1".into(), pid_name: None };
             let id = enqueue(&q, &inj, SyncMode::Fsync, &mut &body[..], &mut &bytes[..], &mut |_| Ok(())).unwrap();
             let t = scan::read_todo(&q, id).unwrap();
             prop_assert_eq!(t.envelope, env);

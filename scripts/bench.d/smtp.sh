@@ -4,9 +4,13 @@
 #
 # qmail-rs: our tcpserver (-R, remote host lookups on, -x rules.cdb,
 # -c 100, -b 100: the listen backlog Postfix's master uses; the default
-# 20 drops SYNs at 50 sessions and the clients wait 1 s to retry) running qmail-smtpd, which runs qmail-queue (fsync barriers, the
-# default) in a temporary root made by bench_qmail_tree, single-user mode
-# (everything as the invoking user). Postfix: a private instance (see
+# 20 drops SYNs at 50 sessions and the clients wait 1 s to retry) running
+# qmail-smtpd, which hands each message to the resident qmail-queued
+# (fsync barriers, the default), in a temporary root made by
+# bench_qmail_tree, single-user mode (everything as the invoking user).
+# "qmail-rs exec": a second tcpserver on the same tree with
+# QMAILQUEUE=bin/qmail-queue, so every message starts qmail-queue, as
+# without qmail-queued. Postfix: a private instance (see
 # scripts/bench.lib/postfix.sh) with smtpd on another 127.0.0.1 port.
 #
 # Fairness: both accept into their durable queue and stop there, and the
@@ -19,7 +23,7 @@
 #
 # CPU per message: each MTA runs in a cgroup of its own (cgroup v1
 # cpuacct or v2), so the CPU time of its whole process tree (tcpserver,
-# qmail-smtpd, qmail-queue; master, smtpd, cleanup, postlogd, ...) is
+# qmail-smtpd, qmail-queued or qmail-queue; master, smtpd, cleanup, postlogd, ...) is
 # read before and after each run. On a shared machine this is much
 # steadier than msg/s, and at full load msg/s is cores / CPU per message.
 #
@@ -62,7 +66,7 @@ smtp_cgroup() {
 }
 # smtp_cpu WHICH: CPU microseconds used so far in WHICH's cgroup.
 smtp_cpu() {
-  local cg=smtp_cg_$1
+  local cg=smtp_cg_${1%-exec}
   cg=${!cg}
   if [ -z "$cg" ]; then echo 0
   elif [ -f "$cg/cpuacct.usage" ]; then echo $(($(cat "$cg/cpuacct.usage") / 1000))
@@ -78,15 +82,31 @@ smtp_enter() {
   if [ -n "$cg" ]; then echo "$BASHPID" > "$cg/cgroup.procs"; fi
 }
 
-smtp_qport=$(bench_free_port)
+# The resident queue writer, in the same cgroup so its CPU counts.
 (
   smtp_enter qmail
   exec env QMAILRS_ROOT="$smtp_root" QMAILRS_SINGLE_USER=1 \
-    "$BENCH_BIN/tcpserver" -v -R -l bench.example -c 100 -b 100 -x "$smtp_home/control/tcp.smtp.cdb" \
-    127.0.0.1 "$smtp_qport" "$smtp_home/bin/qmail-smtpd" 2> "$smtp_root/log"
+    "$BENCH_BIN/qmail-queued" 2> "$smtp_root/queued.log"
 ) &
+smtp_dpid=$!
+bench_atexit "kill $smtp_dpid 2>/dev/null; wait $smtp_dpid 2>/dev/null"
+# smtp_tcpserver PORT [ENV...]: our tcpserver and qmail-smtpd on PORT.
+smtp_tcpserver() {
+  local port=$1
+  shift
+  smtp_enter qmail
+  exec env QMAILRS_ROOT="$smtp_root" QMAILRS_SINGLE_USER=1 "$@" \
+    "$BENCH_BIN/tcpserver" -v -R -l bench.example -c 100 -b 100 -x "$smtp_home/control/tcp.smtp.cdb" \
+    127.0.0.1 "$port" "$smtp_home/bin/qmail-smtpd" 2>> "$smtp_root/log"
+}
+smtp_qport=$(bench_free_port)
+smtp_tcpserver "$smtp_qport" &
 smtp_qpid=$!
 bench_atexit "kill $smtp_qpid 2>/dev/null; wait $smtp_qpid 2>/dev/null"
+smtp_xport=$(bench_free_port)
+smtp_tcpserver "$smtp_xport" QMAILQUEUE=bin/qmail-queue &
+smtp_xpid=$!
+bench_atexit "kill $smtp_xpid 2>/dev/null; wait $smtp_xpid 2>/dev/null"
 
 # Postfix, holding everything it accepts.
 smtp_pf=$BENCH_TMP/smtp-postfix
@@ -109,22 +129,29 @@ smtp_wait() {
   exit 1
 }
 smtp_wait "$smtp_qport"
+smtp_wait "$smtp_xport"
 smtp_wait "$smtp_pport"
 
 # smtp_queued WHICH: messages in the durable queue now.
 smtp_queued() {
   case $1 in
-    qmail) find "$smtp_home/queue/todo" -type f | wc -l ;;
+    qmail | qmail-exec) find "$smtp_home/queue/todo" -type f | wc -l ;;
     postfix) find "$smtp_pf/spool/hold" -type f | wc -l ;;
   esac
 }
 smtp_empty() {
   case $1 in
-    qmail) find "$smtp_home/queue"/{mess,info,intd,todo} -type f -delete ;;
+    qmail | qmail-exec) find "$smtp_home/queue"/{mess,info,intd,todo} -type f -delete ;;
     postfix) postsuper -c "$smtp_pf/etc" -d ALL 2>/dev/null ;;
   esac
 }
-smtp_port() { if [ "$1" = qmail ]; then echo "$smtp_qport"; else echo "$smtp_pport"; fi; }
+smtp_port() {
+  case $1 in
+    qmail) echo "$smtp_qport" ;;
+    qmail-exec) echo "$smtp_xport" ;;
+    *) echo "$smtp_pport" ;;
+  esac
+}
 
 # smtp_run WHICH SESSIONS COUNT: one smtp-source run; prints msg/s and
 # the MTA's CPU milliseconds per message.
@@ -148,18 +175,23 @@ smtp_run() {
 
 echo "after queueing: qmail-send not running (todo/), Postfix holds (hold/); fsync on"
 echo "$smtp_n messages of $smtp_size bytes per run, one per connection, median of $smtp_runs runs"
-for mta in qmail postfix; do
+for mta in qmail qmail-exec postfix; do
   smtp_run "$mta" 10 100 > /dev/null # warm-up
 done
+kill -0 "$smtp_dpid" 2>/dev/null ||
+  { echo "bench: smtp: qmail-queued died: $(cat "$smtp_root/queued.log")" >&2; exit 1; }
 [ -n "$smtp_cg_qmail" ] && [ -n "$smtp_cg_postfix" ] ||
   echo "(no cgroup for CPU accounting: CPU per message shows 0)"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 for s in $smtp_sessions; do
-  q=() p=() qc=() pc=()
+  q=() p=() qc=() pc=() x=() xc=()
   for _ in $(seq "$smtp_runs"); do
     out=$(smtp_run qmail "$s" "$smtp_n")
     read -r rate cpu <<< "$out"
     q+=("$rate") qc+=("$cpu")
+    out=$(smtp_run qmail-exec "$s" "$smtp_n")
+    read -r rate cpu <<< "$out"
+    x+=("$rate") xc+=("$cpu")
     out=$(smtp_run postfix "$s" "$smtp_n")
     read -r rate cpu <<< "$out"
     p+=("$rate") pc+=("$cpu")
@@ -168,10 +200,14 @@ for s in $smtp_sessions; do
   pm=$(bench_median "${p[@]}")
   qcm=$(bench_median "${qc[@]}")
   pcm=$(bench_median "${pc[@]}")
+  xm=$(bench_median "${x[@]}")
+  xcm=$(bench_median "${xc[@]}")
   bench_report "qmail-rs, $s sessions (runs: ${q[*]})" "$qm" "msg/s"
+  bench_report "qmail-rs exec, $s sessions (runs: ${x[*]})" "$xm" "msg/s"
   bench_report "Postfix, $s sessions (runs: ${p[*]})" "$pm" "msg/s"
   bench_report "qmail-rs / Postfix, $s sessions" "$(bench_ratio "$qm" "$pm")" "x (target 1.3 at 10, 50)"
   bench_report "qmail-rs CPU, $s sessions (runs: ${qc[*]})" "$qcm" "ms/msg"
+  bench_report "qmail-rs exec CPU, $s sessions (runs: ${xc[*]})" "$xcm" "ms/msg"
   bench_report "Postfix CPU, $s sessions (runs: ${pc[*]})" "$pcm" "ms/msg"
   bench_report "Postfix CPU / qmail-rs CPU, $s sessions" "$(bench_ratio "$pcm" "$qcm")" "x"
 done

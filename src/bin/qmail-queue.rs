@@ -139,6 +139,7 @@ fn main() {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64),
         who: enqueue::who(uid, uid_of("alias"), uid_of("qmaild"), uid_of("qmails")),
+        pid_name: None,
     };
 
     signals();

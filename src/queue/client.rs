@@ -4,14 +4,24 @@
 //! the message pipe as its fd 0 and the envelope pipe as its fd 1, in the
 //! qmail root; writes the message, then the envelope; maps the exit
 //! status to the original's "qq" texts.
+//!
+//! When `QMAILQUEUE` is unset and a qmail-queued ([`super::daemon`])
+//! serves this qmail home, the same two pipes go to it instead and no
+//! program starts. Its answer is trusted only if it runs as the owner of
+//! `queue/` (anyone may bind an abstract socket name); if it does not,
+//! or it is not there, or anything fails before the first byte is
+//! written, qmail-queue is run as always.
 
 use std::fs::File;
-use std::io::{self, Write};
-use std::os::fd::OwnedFd;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::envelope::Envelope;
+use crate::queue::daemon;
 
 /// The queue's answer when it did not take the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,9 +97,18 @@ pub fn program(qmail_home: &Path) -> PathBuf {
     }
 }
 
+/// Who takes the message.
+enum Backend {
+    /// A queue program run for this message.
+    Exec(Child),
+    /// qmail-queued, answering on this connection.
+    Daemon(UnixStream),
+}
+
 /// One injection in progress.
 pub struct Injection {
-    child: Child,
+    backend: Backend,
+    pid: u32,
     message: Option<File>,
     envelope: Option<File>,
     broken: bool,
@@ -106,6 +125,11 @@ impl Injection {
         if !qmail_home.is_dir() {
             return Err(QQ_HOME);
         }
+        if std::env::var_os("QMAILQUEUE").is_none() {
+            if let Some(q) = Self::via_daemon(qmail_home) {
+                return Ok(q);
+            }
+        }
         let prog = program(qmail_home);
         // Close-on-exec, so the child does not hold the write end open itself.
         let (env_r, env_w) =
@@ -120,16 +144,45 @@ impl Injection {
         let mut child = child;
         let message = child.stdin.take().map(|s| File::from(OwnedFd::from(s)));
         Ok(Injection {
-            child,
+            pid: child.id(),
+            backend: Backend::Exec(child),
             message,
             envelope: Some(File::from(env_w)),
             broken: false,
         })
     }
 
-    /// The queue program's pid (the "qp" of log lines and replies).
+    /// Hand the pipes to the qmail-queued of `qmail_home`, if one runs
+    /// as the queue's owner; `None` to run qmail-queue instead.
+    fn via_daemon(qmail_home: &Path) -> Option<Self> {
+        let owner = std::fs::metadata(qmail_home.join("queue")).ok()?.uid();
+        let stream = UnixStream::connect_addr(&daemon::address(qmail_home).ok()?).ok()?;
+        let server =
+            nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
+                .ok()?;
+        if server.uid() != owner {
+            return None;
+        }
+        let cloexec = nix::fcntl::OFlag::O_CLOEXEC;
+        let (msg_r, msg_w) = nix::unistd::pipe2(cloexec).ok()?;
+        let (env_r, env_w) = nix::unistd::pipe2(cloexec).ok()?;
+        daemon::send_request(&stream, msg_r.as_fd(), env_r.as_fd()).ok()?;
+        // Our copies of the read ends close here, so a server that dies
+        // makes our writes fail rather than block.
+        drop((msg_r, env_r));
+        Some(Injection {
+            backend: Backend::Daemon(stream),
+            pid: std::process::id(),
+            message: Some(File::from(msg_w)),
+            envelope: Some(File::from(env_w)),
+            broken: false,
+        })
+    }
+
+    /// The pid the queue writes into the message (the "qp" of log lines
+    /// and replies): qmail-queue's, or ours under qmail-queued.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
     /// Append message bytes; failures are remembered for [`Self::close`].
@@ -167,17 +220,31 @@ impl Injection {
             }
         }
         drop(self.envelope.take());
-        let status = wait(&mut self.child)?;
-        use std::os::unix::process::ExitStatusExt;
-        if status.signal().is_some() {
-            return Err(QqError::temp("qq crashed (#4.3.0)"));
-        }
-        match status.code() {
-            Some(0) if self.broken => Err(QQ_READ_ERROR),
-            Some(code) => result_for_exit(code).map_or(Ok(()), Err),
-            None => Err(QqError::temp("qq crashed (#4.3.0)")),
+        let code = match &mut self.backend {
+            Backend::Exec(child) => {
+                let status = wait(child)?;
+                use std::os::unix::process::ExitStatusExt;
+                if status.signal().is_some() {
+                    return Err(QQ_CRASHED);
+                }
+                status.code().ok_or(QQ_CRASHED)?
+            }
+            // EOF before a whole reply: the server died with the message.
+            Backend::Daemon(stream) => reply(stream).ok_or(QQ_CRASHED)?.code.into(),
+        };
+        match code {
+            0 if self.broken => Err(QQ_READ_ERROR),
+            code => result_for_exit(code).map_or(Ok(()), Err),
         }
     }
+}
+
+const QQ_CRASHED: QqError = QqError::temp("qq crashed (#4.3.0)");
+
+fn reply(stream: &mut UnixStream) -> Option<daemon::Reply> {
+    let mut b = [0u8; daemon::Reply::LEN];
+    stream.read_exact(&mut b).ok()?;
+    Some(daemon::Reply::decode(&b))
 }
 
 fn wait(child: &mut Child) -> Result<std::process::ExitStatus, QqError> {

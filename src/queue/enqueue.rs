@@ -75,6 +75,9 @@ impl QueueError {
             QueueError::Intd(_) => ExitCode::IntdDir,
             QueueError::Todo(_) => ExitCode::TodoDir,
             QueueError::Write(_) => ExitCode::WriteError,
+            // Only qmail-queued's per-request deadline reads time out:
+            // qmail-queue's alarm (52).
+            QueueError::Read(Some(e)) if e.kind() == io::ErrorKind::TimedOut => ExitCode::Timeout,
             QueueError::Read(_) => ExitCode::ReadError,
             QueueError::Envelope(EnvelopeError::TooLong) => ExitCode::AddressTooLong,
             QueueError::Envelope(EnvelopeError::Truncated) => ExitCode::ReadError,
@@ -191,6 +194,10 @@ pub struct Injector {
     pub now: i64,
     /// `by alias`, `from network`, `for bounce` or `by uid U`.
     pub who: String,
+    /// The `pid/` file name before its `.SEQ`; `None` is qmail-queue's
+    /// `PID.TIME`. qmail-queued names it after itself and a serial, as
+    /// the `pid` it writes is its client's and need not be unique.
+    pub pid_name: Option<String>,
 }
 
 /// The `WHO` of the Received line (`queue.md` §4.4): the first matching
@@ -309,11 +316,12 @@ pub fn enqueue(
     // 1. pid/PID.TIME.SEQ
     let mut pid_path = None;
     let mut pid_file = None;
+    let stem = inj
+        .pid_name
+        .clone()
+        .unwrap_or_else(|| format!("{}.{}", inj.pid, inj.now));
     for seq in 1..10 {
-        let p = q
-            .dir
-            .join("pid")
-            .join(format!("{}.{}.{}", inj.pid, inj.now, seq));
+        let p = q.dir.join("pid").join(format!("{stem}.{seq}"));
         match create_excl(&p) {
             Ok(f) => {
                 pid_path = Some(p);
@@ -448,6 +456,7 @@ mod tests {
             uid: 1002,
             now: 1_795_607_173,
             who: "from network".into(),
+            pid_name: None,
         };
         assert_eq!(
             received_line(&inj),

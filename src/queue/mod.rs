@@ -1,10 +1,11 @@
 //! The qmail queue (`shared/spec/qmail/queue.md`): its layout and record
 //! files, putting messages in (qmail-queue), injecting through
-//! qmail-queue (`common.md` §7), walking it, and cleaning up after
-//! crashed injections.
+//! qmail-queue (`common.md` §7) or the resident qmail-queued, walking it,
+//! and cleaning up after crashed injections.
 
 pub mod cleanup;
 pub mod client;
+pub mod daemon;
 pub mod enqueue;
 pub mod files;
 pub mod layout;
