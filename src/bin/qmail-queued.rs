@@ -117,7 +117,7 @@ fn main() {
         _ => SyncMode::Fsync,
     };
     let server = Server::new(Layout::at("."), roles, mode, adopt, warn);
-    if let Err(e) = server.serve(&listener, stop.as_fd()) {
+    if let Err(e) = server.serve(listener, stop.as_fd()) {
         fatal(&e.to_string());
     }
 }

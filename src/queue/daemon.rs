@@ -174,9 +174,23 @@ impl Server {
     }
 
     /// Accept requests, one thread each, until `stop` becomes readable;
-    /// then wait for the requests in flight and return.
-    pub fn serve(&self, listener: &UnixListener, stop: BorrowedFd) -> Result<(), ServeError> {
-        std::thread::scope(|s| loop {
+    /// then take what is already waiting, close the socket (new clients
+    /// run qmail-queue), finish the requests in flight and return.
+    pub fn serve(&self, listener: UnixListener, stop: BorrowedFd) -> Result<(), ServeError> {
+        std::thread::scope(|s| {
+            let result = self.accept_until(&listener, stop, s);
+            drop(listener);
+            result
+        })
+    }
+
+    fn accept_until<'s>(
+        &'s self,
+        listener: &UnixListener,
+        stop: BorrowedFd,
+        s: &'s std::thread::Scope<'s, '_>,
+    ) -> Result<(), ServeError> {
+        loop {
             let mut fds = [
                 PollFd::new(listener.as_fd(), PollFlags::POLLIN),
                 PollFd::new(stop, PollFlags::POLLIN),
@@ -186,46 +200,51 @@ impl Server {
                 Err(e) => return Err(ServeError::Poll(e)),
                 Ok(_) => {}
             }
-            if fds[1].any().unwrap_or(false) {
+            let stopping = fds[1].any().unwrap_or(false);
+            // Until the backlog is empty (the listener is non-blocking).
+            loop {
+                let stream = match listener.accept() {
+                    Ok((c, _)) => c,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                        ) =>
+                    {
+                        continue
+                    }
+                    // Out of descriptors or memory: say so, keep serving.
+                    Err(e) if is_resource(&e) => {
+                        (self.warn)(&format!("warning: unable to accept: {e}"));
+                        std::thread::sleep(Duration::from_millis(100));
+                        break;
+                    }
+                    Err(e) => return Err(ServeError::Accept(e)),
+                };
+                let spawned = std::thread::Builder::new()
+                    .name("qmail-queued request".into())
+                    .stack_size(256 * 1024)
+                    .spawn_scoped(s, move || self.handle(stream));
+                if let Err(e) = spawned {
+                    // The connection is gone with the closure: the client
+                    // sees EOF, a temporary failure.
+                    (self.warn)(&format!("warning: unable to start a thread: {e}"));
+                }
+            }
+            if stopping {
                 return Ok(());
             }
-            let stream = match listener.accept() {
-                Ok((c, _)) => c,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::Interrupted
-                            | io::ErrorKind::ConnectionAborted
-                    ) =>
-                {
-                    continue
-                }
-                // Out of descriptors or memory: say so, keep serving.
-                Err(e) if is_resource(&e) => {
-                    (self.warn)(&format!("warning: unable to accept: {e}"));
-                    std::thread::sleep(Duration::from_millis(100));
-                    continue;
-                }
-                Err(e) => return Err(ServeError::Accept(e)),
-            };
-            let spawned = std::thread::Builder::new()
-                .name("qmail-queued request".into())
-                .stack_size(256 * 1024)
-                .spawn_scoped(s, move || self.handle(stream));
-            if let Err(e) = spawned {
-                // The connection is gone with the closure: the client
-                // sees EOF, a temporary failure.
-                (self.warn)(&format!("warning: unable to start a thread: {e}"));
-            }
-        })
+        }
     }
 
     /// Queue one message: qmail-queue's run, on the client's pipes.
     fn handle(&self, stream: UnixStream) {
         let deadline = Instant::now() + self.deadline;
         let req = match self.receive(&stream, deadline) {
-            Ok(r) => r,
+            Ok(Some(r)) => r,
+            // Connected and left (a probe, or a client that gave up).
+            Ok(None) => return,
             Err(e) => {
                 (self.warn)(&format!("warning: bad request: {e}"));
                 return;
@@ -271,7 +290,7 @@ impl Server {
     }
 
     /// Read the request byte with its two descriptors and credentials.
-    fn receive(&self, stream: &UnixStream, deadline: Instant) -> io::Result<Request> {
+    fn receive(&self, stream: &UnixStream, deadline: Instant) -> io::Result<Option<Request>> {
         stream.set_nonblocking(false)?;
         stream.set_read_timeout(Some(
             deadline
@@ -303,6 +322,9 @@ impl Server {
                 _ => {}
             }
         }
+        if msg.bytes == 0 && fds.is_empty() {
+            return Ok(None);
+        }
         let truncated = msg.flags.contains(MsgFlags::MSG_CTRUNC);
         if msg.bytes != 1 || truncated || fds.len() != 2 {
             return Err(io::Error::new(
@@ -321,12 +343,12 @@ impl Server {
         };
         let envelope = fds.pop().ok_or(io::ErrorKind::InvalidData)?;
         let message = fds.pop().ok_or(io::ErrorKind::InvalidData)?;
-        Ok(Request {
+        Ok(Some(Request {
             message,
             envelope,
             pid,
             uid,
-        })
+        }))
     }
 }
 
