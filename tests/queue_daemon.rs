@@ -193,7 +193,10 @@ impl Host {
                 child.stderr.take().unwrap().read_to_string(&mut e).unwrap();
                 panic!("qmail-queued exited {st}: {e}");
             }
-            assert!(t0.elapsed() < Duration::from_secs(10), "qmail-queued never listened");
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "qmail-queued never listened"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         Daemon { child }
@@ -335,7 +338,9 @@ impl Smtp {
     /// Up to DATA's 354.
     fn start_data(&mut self) {
         assert!(self.cmd("HELO client.example\r\n").starts_with("250 "));
-        assert!(self.cmd("MAIL FROM:<a@example.net>\r\n").starts_with("250 "));
+        assert!(self
+            .cmd("MAIL FROM:<a@example.net>\r\n")
+            .starts_with("250 "));
         assert!(self.cmd("RCPT TO:<b@example.org>\r\n").starts_with("250 "));
         assert!(self.cmd("DATA\r\n").starts_with("354 "));
     }
@@ -364,7 +369,11 @@ fn inject_goes_through_the_daemon_and_falls_back_without_it() {
         assert!(!h.queue_ran(), "{mode:?}: qmail-queue ran");
         let (mess, u, p) = h.only();
         let uid = h.uid("nobody");
-        assert_eq!(received_pid(&mess), (pid, format!("by uid {uid}")), "{mess}");
+        assert_eq!(
+            received_pid(&mess),
+            (pid, format!("by uid {uid}")),
+            "{mess}"
+        );
         assert_eq!((u, p), (uid.to_string(), pid.to_string()));
         assert!(mess.contains("Subject: one\n\nbody\n"), "{mess}");
         let (code, err) = d.stop();
@@ -405,7 +414,10 @@ fn smtpd_goes_through_the_daemon() {
         let pid = s.child.id();
         s.start_data();
         let r = s.cmd("Subject: s\r\n\r\nhello\r\n.\r\n");
-        assert!(r.starts_with("250 ok ") && r.ends_with(&format!(" qp {pid}\r\n")), "{r}");
+        assert!(
+            r.starts_with("250 ok ") && r.ends_with(&format!(" qp {pid}\r\n")),
+            "{r}"
+        );
         s.quit();
         assert!(!h.queue_ran(), "{mode:?}: qmail-queue ran");
         let (mess, u, p) = h.only();
@@ -449,13 +461,20 @@ fn parallel_injections_land_once_each() {
     let mut want: Vec<String> = (0..50).map(|i| format!("n{i}")).collect();
     want.sort();
     assert_eq!(seen, want);
-    assert!(fs::read_dir(h.home.join("queue/pid")).unwrap().next().is_none());
+    assert!(fs::read_dir(h.home.join("queue/pid"))
+        .unwrap()
+        .next()
+        .is_none());
 }
 
 /// Wait until the daemon has made the mess file of a message.
 fn wait_for_mess(h: &Host) {
     let t0 = Instant::now();
-    while !h.files().iter().any(|p| p.to_string_lossy().contains("/mess/")) {
+    while !h
+        .files()
+        .iter()
+        .any(|p| p.to_string_lossy().contains("/mess/"))
+    {
         assert!(t0.elapsed() < Duration::from_secs(10), "no mess file");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -529,10 +548,9 @@ fn squatter_helper() {
         return;
     };
     let home = PathBuf::from(home);
-    let l = std::os::unix::net::UnixListener::bind_addr(
-        &qmail::queue::daemon::address(&home).unwrap(),
-    )
-    .unwrap();
+    let l =
+        std::os::unix::net::UnixListener::bind_addr(&qmail::queue::daemon::address(&home).unwrap())
+            .unwrap();
     let out = home.parent().unwrap().join("squat.bytes");
     fs::write(&out, "0").unwrap();
     let mut total = 0;
@@ -548,9 +566,14 @@ fn squatter_helper() {
 fn squatter_is_refused() {
     let h = Host::new(Mode::Single);
     let mut c = Command::new(std::env::current_exe().unwrap());
-    c.args(["--exact", "squatter_helper", "--nocapture", "--test-threads=1"])
-        .env(SQUAT_ENV, &h.home)
-        .stdout(Stdio::null());
+    c.args([
+        "--exact",
+        "squatter_helper",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(SQUAT_ENV, &h.home)
+    .stdout(Stdio::null());
     if is_root() {
         // Another uid than the queue's owner.
         let (uid, gid) = user("nobody");
@@ -640,7 +663,10 @@ fn full_disk_is_53() {
     qmail::hier::install(&h.home).unwrap();
     fs_.fill(16384);
     let d = h.start();
-    let (o, _) = h.inject("nobody", &format!("Subject: big\n\n{}\n", "x".repeat(200_000)));
+    let (o, _) = h.inject(
+        "nobody",
+        &format!("Subject: big\n\n{}\n", "x".repeat(200_000)),
+    );
     assert_eq!(o.status.code(), Some(111));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
@@ -652,7 +678,8 @@ fn full_disk_is_53() {
     assert_eq!(code, Some(0));
     assert!(
         err.starts_with("qmail-queued: warning: pid ")
-            && err.ends_with(": unable to write the queue: No space left on device (os error 28)\n"),
+            && err
+                .ends_with(": unable to write the queue: No space left on device (os error 28)\n"),
         "{err}"
     );
 }
