@@ -338,3 +338,82 @@ fn idle_after_imap_login() {
     w.write_all(b"a4 LOGOUT\r\n").unwrap();
     until("a4 OK");
 }
+
+/// Lines from `r` until one starts with `prefix` (panics at EOF).
+fn read_until(r: &mut impl std::io::BufRead, prefix: &str) -> Vec<String> {
+    let mut got = Vec::new();
+    loop {
+        let mut l = String::new();
+        assert!(r.read_line(&mut l).unwrap() > 0, "closed; got {got:?}");
+        let done = l.starts_with(prefix);
+        got.push(l);
+        if done {
+            return got;
+        }
+    }
+}
+
+/// After a login, Dovecot's 30-minute inactivity timeout (here 1 s
+/// through QMAILRS_IMAP_IDLE_TIMEOUT, which a set-uid run ignores) ends
+/// the session with `* BYE Disconnected for inactivity.`; IDLE is never
+/// timed out; the standalone `imap` does the same.
+#[test]
+fn inactivity_timeout_after_login() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+    let site = Site::new();
+    let mut child = Command::new(LOGIN)
+        .arg("-c")
+        .arg(site.conf())
+        .env_clear()
+        .envs([
+            ("TCPLOCALIP", "127.0.0.1"),
+            ("TCPREMOTEIP", "127.0.0.1"),
+            ("QMAILRS_IMAP_IDLE_TIMEOUT", "1"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut w = child.stdin.take().unwrap();
+    let mut r = BufReader::new(child.stdout.take().unwrap());
+    read_until(&mut r, "* OK ");
+    w.write_all(b"a1 LOGIN alice alicepw\r\na2 IDLE\r\n")
+        .unwrap();
+    read_until(&mut r, "a1 OK ");
+    read_until(&mut r, "+ idling");
+    std::thread::sleep(Duration::from_millis(2500));
+    w.write_all(b"DONE\r\n").unwrap();
+    assert!(read_until(&mut r, "a2 ")[0].starts_with("a2 OK Idle completed"));
+    let mut l = String::new();
+    r.read_line(&mut l).unwrap();
+    assert_eq!(l, "* BYE Disconnected for inactivity.\r\n");
+    let mut rest = String::new();
+    r.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "", "closed after the BYE");
+    child.wait().unwrap();
+
+    let home = site.t.path().join("home/alice");
+    let mut imap = Command::new(env!("CARGO_BIN_EXE_imap"))
+        .env_clear()
+        .env("USER", "alice")
+        .env("HOME", &home)
+        .env("QMAILRS_IMAP_IDLE_TIMEOUT", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _keep_open = imap.stdin.take().unwrap();
+    let mut out = String::new();
+    imap.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(
+        out.ends_with("] Logged in as alice\r\n* BYE Disconnected for inactivity.\r\n"),
+        "{out}"
+    );
+    imap.wait().unwrap();
+}

@@ -15,6 +15,11 @@
 //! `import_environment`. The checkpassword program gets our
 //! `checkpassword-reply` (installed beside this binary) as its last word.
 //!
+//! After the login the session ends with `* BYE Disconnected for
+//! inactivity.` after 30 minutes without a command (not in IDLE);
+//! `QMAILRS_IMAP_IDLE_TIMEOUT` (seconds) shortens that for tests unless
+//! the program runs set-uid/set-gid.
+//!
 //! Security: runs as started (root, to switch users); after a login it
 //! drops to the user's uid/gid before touching the Maildir.
 //! Exit codes: 0 after a session, 89 on a configuration error, 1 on an
@@ -39,8 +44,6 @@ mod localtime;
 
 /// Login idle timeout (`CLIENT_LOGIN_IDLE_TIMEOUT_MSECS`).
 const LOGIN_IDLE: Duration = Duration::from_secs(180);
-/// The imap process's idle timeout (30 min; IDLE waits in shorter steps).
-const SESSION_IDLE: Duration = Duration::from_secs(1800);
 const FATAL: u8 = 89;
 
 fn fatal(e: impl std::fmt::Display) -> ExitCode {
@@ -115,8 +118,10 @@ fn main() -> ExitCode {
         tz: localtime::local_offset,
         capability: CAPABILITY.to_string(),
         login_tag: Some(tag.clone()),
+        idle_timeout: qmail::imap::idle_timeout(),
     };
-    let input = SharedReader::new(shared.clone(), SESSION_IDLE);
+    // A read inside a command waits as long as one between commands.
+    let input = SharedReader::new(shared.clone(), cfg.idle_timeout);
     let mut s = Session::new(input, shared, cfg);
     let served = if capability_asked {
         s.out(&format!("* CAPABILITY {CAPABILITY}"))

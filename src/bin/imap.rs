@@ -14,7 +14,10 @@
 //!   session then starts with `<tag> OK [CAPABILITY ...] Logged in`
 //!   instead of the `* PREAUTH [CAPABILITY ...] Logged in as USER`
 //!   greeting;
-//! * `CLIENT_INPUT`: base64 of commands the client sent ahead.
+//! * `CLIENT_INPUT`: base64 of commands the client sent ahead;
+//! * `QMAILRS_IMAP_IDLE_TIMEOUT`: seconds in place of Dovecot's 30-minute
+//!   inactivity timeout (`* BYE Disconnected for inactivity.`), for tests;
+//!   ignored when running set-uid/set-gid.
 //!
 //! Protocol: `qmail::imap`.
 //!
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         tz: localtime::local_offset,
         capability: CAPABILITY.to_string(),
         login_tag: env("IMAPLOGINTAG"),
+        idle_timeout: qmail::imap::idle_timeout(),
     };
     let input = PollReader::with_pending(io::stdin(), pending);
     let output = io::BufWriter::new(io::stdout().lock());

@@ -23,7 +23,7 @@ pub mod parse;
 pub mod search;
 pub mod session;
 
-pub use session::{Config, Session};
+pub use session::{idle_timeout, Config, Session, IDLE_TIMEOUT};
 
 /// The capabilities we advertise after login, in Dovecot's order (its
 /// list minus what we do not implement: SORT, THREAD, CONDSTORE,

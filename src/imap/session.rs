@@ -22,6 +22,30 @@ use crate::maildir::sync;
 /// Consecutive BAD replies before `* BYE Too many invalid IMAP commands.`
 pub const MAX_BAD: u32 = 20;
 
+/// Dovecot's `CLIENT_IDLE_TIMEOUT_MSECS`: no command for this long ends
+/// the session with `* BYE Disconnected for inactivity.` (not while in
+/// IDLE, which Dovecot never times out).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// The environment variable that shortens [`IDLE_TIMEOUT`] for tests
+/// (seconds), honoured only when the program does not run set-uid.
+pub const IDLE_TIMEOUT_ENV: &str = "QMAILRS_IMAP_IDLE_TIMEOUT";
+
+/// The idle timeout: [`IDLE_TIMEOUT`], or the seconds in
+/// [`IDLE_TIMEOUT_ENV`] when the process is not set-uid/set-gid (a test
+/// must not wait 30 minutes; a set-uid program must not let its caller
+/// choose).
+pub fn idle_timeout() -> Duration {
+    let setuid = nix::unistd::getuid() != nix::unistd::geteuid()
+        || nix::unistd::getgid() != nix::unistd::getegid();
+    std::env::var(IDLE_TIMEOUT_ENV)
+        .ok()
+        .filter(|_| !setuid)
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&n| n > 0)
+        .map_or(IDLE_TIMEOUT, Duration::from_secs)
+}
+
 /// Who and where.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -36,6 +60,8 @@ pub struct Config {
     /// over (`IMAPLOGINTAG`): greet with its tagged OK instead of
     /// PREAUTH.
     pub login_tag: Option<String>,
+    /// See [`IDLE_TIMEOUT`].
+    pub idle_timeout: Duration,
 }
 
 /// A command's outcome.
@@ -120,6 +146,10 @@ impl<R: Wait, W: Write> Session<R, W> {
     pub fn serve(&mut self) -> io::Result<()> {
         self.w.flush()?;
         while !self.done {
+            if !self.await_command()? {
+                self.out("* BYE Disconnected for inactivity.")?;
+                break;
+            }
             let root = self.cfg.root.clone();
             let got = {
                 let (r, w) = (&mut self.r, &mut self.w);
@@ -151,6 +181,22 @@ impl<R: Wait, W: Write> Session<R, W> {
             self.w.flush()?;
         }
         self.w.flush()
+    }
+
+    /// Wait for the next command's first bytes; false after
+    /// [`Config::idle_timeout`] without any (the wait goes in steps, as
+    /// a reader may cap one wait).
+    fn await_command(&mut self) -> io::Result<bool> {
+        let deadline = Instant::now() + self.cfg.idle_timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            if self.r.wait(left)? {
+                return Ok(true);
+            }
+        }
     }
 
     fn tagged(&mut self, tag: &str, reply: Reply, started: Instant) -> io::Result<()> {
@@ -1193,6 +1239,7 @@ mod tests {
             tz: |_| 0,
             capability: crate::imap::CAPABILITY.into(),
             login_tag: None,
+            idle_timeout: IDLE_TIMEOUT,
         };
         let mut out = Vec::new();
         let mut s = Session::new(input, &mut out, cfg);
