@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::folders;
-use super::mailbox::{Selected, SYSTEM};
+use super::mailbox::{first_recent, set_first_recent, Selected, SYSTEM};
 use super::parse::{self, Arg};
 use super::session::{bad, internal, Reply, Session};
 use crate::maildir::filename::{self, Flags};
@@ -86,14 +86,20 @@ struct Incoming<'a> {
 }
 
 /// Store messages into the mailbox at `path`; returns (uidvalidity,
-/// new UIDs).
+/// new UIDs). They are `\Recent` for the session that has the mailbox
+/// selected read-write (`claim`), else for the next one to select it.
 fn store_into(
     root: &Path,
     name: &str,
     path: &Path,
     msgs: &[Incoming],
+    claim: bool,
 ) -> io::Result<(u32, Vec<u32>)> {
     let mut target = Selected::open(root, name, path, true)?;
+    let validity = target.mbox.list.uid_validity;
+    if !claim && first_recent(path, validity).is_none() {
+        set_first_recent(path, validity, target.first_recent)?;
+    }
     let mut seq = 0;
     let mut files = Vec::new();
     for m in msgs {
@@ -110,15 +116,8 @@ fn store_into(
         let size = m.data.len() as u64;
         let vsize = filename::virtual_size(m.data);
         let base = new_base(path, size, vsize, &mut seq);
-        // Into new/, so that the next session to select the mailbox takes
-        // it as \Recent (Dovecot keeps that in its index; we have only
-        // the directory). Flags ride in the info part.
-        let full = if f.letters().is_empty() {
-            base.clone()
-        } else {
-            f.name_for(&base)
-        };
-        let dest = path.join("new").join(&full);
+        // Into cur/ with the flags in the info part, as Dovecot saves.
+        let dest = path.join("cur").join(f.name_for(&base));
         let linked = m
             .link_from
             .as_ref()
@@ -150,7 +149,10 @@ fn store_into(
             uids.push(uid);
         }
     })?;
-    Ok((target.mbox.list.uid_validity, uids))
+    if let (true, Some(last)) = (claim, uids.last()) {
+        set_first_recent(path, validity, last + 1)?;
+    }
+    Ok((validity, uids))
 }
 
 /// COPY / MOVE (and their UID forms).
@@ -227,10 +229,16 @@ pub fn copy<R: Wait, W: Write>(
         })
         .collect();
     let dpath = folders::path(&root, &dest);
-    let (validity, new) = match store_into(&root, &dest, &dpath, &incoming) {
+    let claim = claims(s, &dest);
+    let (validity, new) = match store_into(&root, &dest, &dpath, &incoming, claim) {
         Ok(x) => x,
         Err(e) => return Ok(internal(&e)),
     };
+    if claim {
+        if let Some(sel) = s.sel.as_mut() {
+            sel.claimed.extend(&new);
+        }
+    }
     let code = format!(
         "COPYUID {validity} {} {}",
         uid_set(&src_uids),
@@ -421,13 +429,29 @@ pub fn append<R: Wait, W: Write>(s: &mut Session<R, W>, args: &[Arg]) -> io::Res
         })
         .collect();
     let path = folders::path(&root, &mbox);
-    match store_into(&root, &mbox, &path, &incoming) {
-        Ok((v, uids)) => Ok(Reply::Ok(format!(
-            "[APPENDUID {v} {}] Append completed.",
-            uid_set(&uids)
-        ))),
+    let claim = claims(s, &mbox);
+    match store_into(&root, &mbox, &path, &incoming, claim) {
+        Ok((v, uids)) => {
+            if claim {
+                if let Some(sel) = s.sel.as_mut() {
+                    sel.claimed.extend(&uids);
+                }
+            }
+            Ok(Reply::Ok(format!(
+                "[APPENDUID {v} {}] Append completed.",
+                uid_set(&uids)
+            )))
+        }
         Err(e) => Ok(internal(&e)),
     }
+}
+
+/// Whether the session has `name` selected read-write (what it stores
+/// there is `\Recent` for it).
+fn claims<R: Wait, W: Write>(s: &Session<R, W>, name: &str) -> bool {
+    s.sel
+        .as_ref()
+        .is_some_and(|sel| sel.name == name && !sel.read_only)
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ use crate::maildir::keywords::{self, Keywords};
 use crate::maildir::sync::{self, Dir, Mailbox, Message, Mode};
 
 const KEYWORDS: &str = "dovecot-keywords";
+/// Our stand-in for the `first_recent_uid` of Dovecot's index header.
+pub const RECENT_FILE: &str = "qmailrs-recent";
 
 /// System flags in Dovecot's output order with their letters.
 pub const SYSTEM: [(&str, u8); 5] = [
@@ -32,6 +34,30 @@ pub struct Selected {
     pub mbox: Mailbox,
     pub keywords: Keywords,
     pub recent: HashSet<u32>,
+    /// The first UID no read-write session has taken as `\Recent` yet.
+    pub first_recent: u32,
+    /// UIDs this session stored into itself (APPEND/COPY), `\Recent`
+    /// for it from the next sync on.
+    pub claimed: Vec<u32>,
+}
+
+/// The mailbox's first not yet taken `\Recent` UID (Dovecot's
+/// `first_recent_uid`, kept in its index; ours is the file
+/// [`RECENT_FILE`]: `<uidvalidity> <uid>`), if recorded for this
+/// UIDVALIDITY.
+pub fn first_recent(dir: &Path, uid_validity: u32) -> Option<u32> {
+    let data = fs::read_to_string(dir.join(RECENT_FILE)).ok()?;
+    let (v, u) = data.trim_end().split_once(' ')?;
+    (v.parse::<u32>().ok()? == uid_validity).then_some(())?;
+    u.parse().ok()
+}
+
+/// Record the first not yet taken `\Recent` UID.
+pub fn set_first_recent(dir: &Path, uid_validity: u32, uid: u32) -> io::Result<()> {
+    write_atomic(
+        &dir.join(RECENT_FILE),
+        format!("{uid_validity} {uid}\n").as_bytes(),
+    )
 }
 
 /// Read a mailbox's keyword file (missing = none).
@@ -58,18 +84,37 @@ impl Selected {
             Mode::ReadWrite
         };
         let mbox = sync::open(path, root, mode)?;
+        let validity = mbox.list.uid_validity;
+        let next = mbox.list.next_uid();
+        let stored = first_recent(path, validity).filter(|&u| u <= next);
+        // Without a record: mail still in new/ means no session has
+        // taken this mailbox yet (Dovecot without its index: all of it
+        // is recent); an empty new/ means one did.
+        let first = stored.unwrap_or_else(|| {
+            if mbox.messages.iter().any(|m| m.recent) {
+                1
+            } else {
+                next
+            }
+        });
         let recent = mbox
             .messages
             .iter()
-            .filter(|m| m.recent)
+            .filter(|m| m.recent || m.uid >= first)
             .map(|m| m.uid)
             .collect();
+        // A read-write open takes them (Dovecot moves first_recent_uid).
+        if !read_only && stored != Some(next) {
+            set_first_recent(path, validity, next)?;
+        }
         Ok(Selected {
             name: name.to_string(),
             read_only,
             keywords: read_keywords(path),
             mbox,
             recent,
+            first_recent: first,
+            claimed: Vec::new(),
         })
     }
 

@@ -1097,10 +1097,25 @@ impl<R: Wait, W: Write> Session<R, W> {
             lines.push(format!("* OK [PERMANENTFLAGS ({f} \\*)] Flags permitted."));
         }
         let recent_before = s.recent.len();
+        // New mail is this session's \Recent unless another session
+        // took it first (its record moved past it); a read-write session
+        // takes it.
+        let known_max = s.mbox.messages.last().map_or(0, |m| m.uid);
+        let validity = fresh.list.uid_validity;
+        let first = super::mailbox::first_recent(&path, validity).unwrap_or(s.first_recent);
+        let claimed: Vec<u32> = std::mem::take(&mut s.claimed);
+        let mut took = false;
         for m in &fresh.messages {
-            if m.recent {
+            let new = m.uid > known_max && m.uid >= first;
+            if m.recent || new || claimed.contains(&m.uid) {
                 s.recent.insert(m.uid);
+                took |= new;
             }
+        }
+        let next = fresh.list.next_uid();
+        if took && !s.read_only {
+            super::mailbox::set_first_recent(&path, validity, next)?;
+            s.first_recent = next;
         }
         let by_uid: std::collections::HashMap<u32, &sync::Message> =
             fresh.messages.iter().map(|m| (m.uid, m)).collect();
