@@ -683,3 +683,28 @@ fn full_disk_is_53() {
         "{err}"
     );
 }
+
+/// A server that stopped accepting (its backlog full) is not waited for:
+/// the client runs qmail-queue.
+#[test]
+fn full_backlog_falls_back() {
+    use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
+    use std::os::fd::AsRawFd;
+    let h = Host::new(Mode::Single);
+    let name = qmail::queue::daemon::socket_name(&h.home).unwrap();
+    let l = socket::socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .unwrap();
+    socket::bind(l.as_raw_fd(), &UnixAddr::new_abstract(&name).unwrap()).unwrap();
+    socket::listen(&l, Backlog::new(0).unwrap()).unwrap();
+    // The one waiting connection the backlog holds.
+    let _first = qmail::queue::daemon::connect(&h.home).unwrap();
+    h.stub_queue(0);
+    let (o, _) = h.inject("nobody", "Subject: b\n\n");
+    assert!(o.status.success(), "{o:?}");
+    assert!(h.queue_ran());
+}

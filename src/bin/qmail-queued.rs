@@ -106,6 +106,12 @@ fn main() {
         fatal(&format!("unable to catch SIGTERM: {e}"));
     }
 
+    // Each request holds about six descriptors while it runs.
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+
     let roles = Roles {
         alias: uid_of("alias"),
         qmaild: uid_of("qmaild"),

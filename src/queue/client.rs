@@ -156,7 +156,7 @@ impl Injection {
     /// as the queue's owner; `None` to run qmail-queue instead.
     fn via_daemon(qmail_home: &Path) -> Option<Self> {
         let owner = std::fs::metadata(qmail_home.join("queue")).ok()?.uid();
-        let stream = UnixStream::connect_addr(&daemon::address(qmail_home).ok()?).ok()?;
+        let stream = daemon::connect(qmail_home).ok()?;
         let server =
             nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
                 .ok()?;

@@ -398,6 +398,26 @@ impl Read for Timed {
     }
 }
 
+/// Connect to the server for `qmail_home` without waiting: a full
+/// backlog (a server that stopped accepting) is an error like no server,
+/// so the caller runs qmail-queue instead of hanging.
+pub fn connect(qmail_home: &Path) -> io::Result<UnixStream> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr};
+    let fd = socket::socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+        None,
+    )?;
+    socket::connect(
+        fd.as_raw_fd(),
+        &UnixAddr::new_abstract(&socket_name(qmail_home)?)?,
+    )?;
+    let stream = UnixStream::from(fd);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
 /// Send a request on `stream`: one byte, the two read ends, and this
 /// process's credentials.
 pub fn send_request(
