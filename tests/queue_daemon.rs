@@ -708,3 +708,24 @@ fn full_backlog_falls_back() {
     assert!(o.status.success(), "{o:?}");
     assert!(h.queue_ran());
 }
+
+/// A server that hangs up before taking the request (dying, shutting
+/// down, out of threads) costs nothing: the client has written nothing
+/// yet and runs qmail-queue.
+#[test]
+fn no_ack_falls_back() {
+    let h = Host::new(Mode::Single);
+    let l = std::os::unix::net::UnixListener::bind_addr(
+        &qmail::queue::daemon::address(&h.home).unwrap(),
+    )
+    .unwrap();
+    let server = std::thread::spawn(move || {
+        let (c, _) = l.accept().unwrap();
+        drop(c);
+    });
+    h.stub_queue(0);
+    let (o, _) = h.inject("nobody", "Subject: n\n\n");
+    assert!(o.status.success(), "{o:?}");
+    assert!(h.queue_ran());
+    server.join().unwrap();
+}

@@ -9,8 +9,8 @@
 //! serves this qmail home, the same two pipes go to it instead and no
 //! program starts. Its answer is trusted only if it runs as the owner of
 //! `queue/` (anyone may bind an abstract socket name); if it does not,
-//! or it is not there, or anything fails before the first byte is
-//! written, qmail-queue is run as always.
+//! or it is not there, or anything fails before it has taken the request
+//! (nothing is written before), qmail-queue is run as always.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -170,6 +170,7 @@ impl Injection {
         // Our copies of the read ends close here, so a server that dies
         // makes our writes fail rather than block.
         drop((msg_r, env_r));
+        daemon::wait_ack(&stream).ok()?;
         Some(Injection {
             backend: Backend::Daemon(stream),
             pid: std::process::id(),

@@ -10,9 +10,11 @@
 //! connects, checks that the server runs as the owner of `queue/`, and
 //! sends one byte carrying the two read ends (`SCM_RIGHTS`) and its
 //! credentials (`SCM_CREDENTIALS`: pid, real uid, real gid, checked by the
-//! kernel). It then writes message and envelope exactly as for
-//! qmail-queue and reads the [`Reply`]: the exit code qmail-queue would
-//! have had, and the pid written into the message.
+//! kernel). The server answers [`ACK`] when it has taken the request;
+//! only then does the client write message and envelope, exactly as for
+//! qmail-queue, and read the [`Reply`]: the exit code qmail-queue would
+//! have had, and the pid written into the message. Before the ACK the
+//! client has written nothing and may still run qmail-queue.
 //!
 //! # What the message records
 //! [`super::enqueue::enqueue`] runs on the two pipes with the client's
@@ -38,6 +40,15 @@ use nix::sys::socket::{self, sockopt, ControlMessageOwned, MsgFlags, UnixCredent
 
 use crate::queue::enqueue::{self, Injector, SyncMode};
 use crate::queue::layout::Layout;
+
+/// The byte a server sends when it has taken a request, before the
+/// client writes anything: until then the client may still run
+/// qmail-queue instead (the server died, is shutting down, or has no
+/// thread or descriptor to spare), after it the message is the server's.
+pub const ACK: u8 = b'K';
+
+/// How long a client waits for [`ACK`] before it runs qmail-queue.
+pub const ACK_WAIT: Duration = Duration::from_secs(10);
 
 /// qmail-queue's alarm: a request still unread after this fails with 52.
 pub const DEADLINE: Duration = Duration::from_secs(86400);
@@ -250,6 +261,10 @@ impl Server {
                 return;
             }
         };
+        // Taken: from here on the client writes the message to us.
+        if (&stream).write_all(&[ACK]).is_err() {
+            return;
+        }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
@@ -416,6 +431,34 @@ pub fn connect(qmail_home: &Path) -> io::Result<UnixStream> {
     let stream = UnixStream::from(fd);
     stream.set_nonblocking(false)?;
     Ok(stream)
+}
+
+/// Wait up to [`ACK_WAIT`] for the server to take the request.
+pub fn wait_ack(stream: &UnixStream) -> io::Result<()> {
+    let deadline = Instant::now() + ACK_WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        let ms = i32::try_from(left.as_millis() + 1).unwrap_or(i32::MAX);
+        let mut p = [PollFd::new(stream.as_fd(), PollFlags::POLLIN)];
+        match nix::poll::poll(
+            &mut p,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        ) {
+            Err(nix::errno::Errno::EINTR) | Ok(0) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+        let mut b = [0u8; 1];
+        return match (&*stream).read(&mut b) {
+            Ok(1) if b[0] == ACK => Ok(()),
+            Ok(_) => Err(io::ErrorKind::InvalidData.into()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => Err(e),
+        };
+    }
 }
 
 /// Send a request on `stream`: one byte, the two read ends, and this
