@@ -21,7 +21,10 @@
 //! # Security
 //! Binds first, then drops to `-g gid` (also the only supplementary group)
 //! and `-u uid` (`-U`: $GID and $UID), as 0.88 does. Each connection is
-//! served by a forked child, which execs the program with the dropped ids.
+//! served by a forked child, which execs the program with the dropped ids;
+//! when the program file is this release's qmail-smtpd, the child runs it
+//! without the exec, with the same environment and ids
+//! (`qmail::tcp::builtin`).
 //!
 //! # Exit codes and messages (stderr; none with `-q`)
 //! * 100 — usage. 111 — `tcpserver: fatal: unable to bind: ERR` and the
@@ -36,6 +39,7 @@
 
 use std::process::ExitCode;
 
+use qmail::tcp::builtin::{self, Builtin};
 use qmail::tcp::conn;
 use qmail::tcp::options::{self, USAGE};
 use qmail::tcp::server::{self, Forked, Log};
@@ -52,6 +56,23 @@ fn fork() -> std::io::Result<Forked> {
     }
 }
 
+/// Run our own program `b` in this connection child, as if exec'd: the
+/// signals this process catches go back to their defaults (exec resets
+/// caught signals; ignored ones stay ignored either way), descriptors
+/// marked close-on-exec are closed, and the process takes its name.
+fn run_builtin(b: Builtin, args: Vec<std::ffi::OsString>) -> u8 {
+    for sig in [libc::SIGTERM, libc::SIGCHLD] {
+        // SAFETY: installing SIG_DFL runs no handler code; one thread.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    builtin::close_cloexec_fds();
+    builtin::set_process_name(b);
+    let code = match b {
+        Builtin::QmailSmtpd => qmail::smtp::program::main(args),
+    };
+    code.clamp(0, 255) as u8
+}
+
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let o = match options::parse(&args, |k| std::env::var_os(k)) {
@@ -65,7 +86,8 @@ fn main() -> ExitCode {
         verbosity: o.verbosity,
     };
     match server::run(&o, &fork) {
-        Ok(stop) => {
+        Ok(conn::Child::Builtin(b, args)) => ExitCode::from(run_builtin(b, args)),
+        Ok(conn::Child::Stop(stop)) => {
             // A connection child that did not run the program.
             if let conn::Stop::Drop(why) = &stop {
                 log.line(

@@ -10,7 +10,8 @@
 //! * [`data`]: the DATA byte stream;
 //! * [`received`]: the Received line;
 //! * [`config`]: controls and environment read at start;
-//! * [`session`]: the session itself, with AUTH and STARTTLS beside it.
+//! * [`session`]: the session itself, with AUTH and STARTTLS beside it;
+//! * [`program`]: qmail-smtpd's `main`.
 
 pub mod addr;
 mod auth_cmd;
@@ -18,6 +19,7 @@ pub mod command;
 pub mod config;
 pub mod data;
 pub mod policy;
+pub mod program;
 pub mod received;
 pub mod reply;
 pub mod session;

@@ -30,6 +30,7 @@ use std::process::Command;
 
 use crate::cdb::Reader;
 
+use super::builtin::{Builtin, Found};
 use super::errstr::{errno_str, errstr};
 use super::ident;
 use super::options::Options;
@@ -42,6 +43,16 @@ pub enum Stop {
     Deny,
     /// `tcpserver: warning: dropping connection, WHY` (exit 111).
     Drop(String),
+}
+
+/// How a connection child goes on once the program is due.
+#[derive(Debug)]
+pub enum Child {
+    /// Run our own program in this process, with these arguments; the
+    /// environment exec would have passed is in place.
+    Builtin(Builtin, Vec<OsString>),
+    /// The program did not run.
+    Stop(Stop),
 }
 
 impl Stop {
@@ -103,8 +114,34 @@ fn forward_matches(name: &[u8], ip: IpAddr) -> bool {
         .unwrap_or(false)
 }
 
-/// Serve one connection; returns only when the program was not run.
-pub fn serve(o: &Options, remote: SocketAddr, local_port: &str, log: super::server::Log) -> Stop {
+/// Serve one connection; returns only when the program was not exec'd:
+/// it is `builtin` (checked again here) or it could not run.
+pub fn serve(
+    o: &Options,
+    remote: SocketAddr,
+    local_port: &str,
+    log: super::server::Log,
+    builtin: Option<&Found>,
+) -> Child {
+    match prepare(o, remote, local_port, log) {
+        Ok(run) => run.start(builtin),
+        Err(stop) => Child::Stop(stop),
+    }
+}
+
+/// The program's environment, ready to exec (or to run in-process).
+struct Run<'a> {
+    program: &'a [OsString],
+    env: Vec<(String, Option<Vec<u8>>)>,
+    extra: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+fn prepare<'a>(
+    o: &'a Options,
+    remote: SocketAddr,
+    local_port: &str,
+    log: super::server::Log,
+) -> Result<Run<'a>, Stop> {
     let pid = std::process::id().to_string();
     let (remote_ip, v4) = show_ip(remote.ip(), o.force_v6);
     log.line(
@@ -114,7 +151,7 @@ pub fn serve(o: &Options, remote: SocketAddr, local_port: &str, log: super::serv
 
     let sock = match std::io::stdin().as_fd().try_clone_to_owned() {
         Ok(fd) => TcpStream::from(fd),
-        Err(e) => return Stop::Drop(format!("unable to get local address: {}", errstr(&e))),
+        Err(e) => return Err(Stop::Drop(format!("unable to get local address: {}", errstr(&e)))),
     };
     if !o.delay {
         let _ = sock.set_nodelay(true);
@@ -122,12 +159,12 @@ pub fn serve(o: &Options, remote: SocketAddr, local_port: &str, log: super::serv
     if !o.banner.is_empty() {
         let mut out = std::io::stdout().lock();
         if let Err(e) = out.write_all(&o.banner).and_then(|()| out.flush()) {
-            return Stop::Drop(format!("unable to print banner: {}", errstr(&e)));
+            return Err(Stop::Drop(format!("unable to print banner: {}", errstr(&e))));
         }
     }
     let local = match sock.local_addr() {
         Ok(a) => a,
-        Err(e) => return Stop::Drop(format!("unable to get local address: {}", errstr(&e))),
+        Err(e) => return Err(Stop::Drop(format!("unable to get local address: {}", errstr(&e)))),
     };
     let (local_ip, _) = show_ip(local.ip(), o.force_v6);
     let local_host = o.local_name.clone().or_else(|| reverse(local.ip()));
@@ -203,13 +240,13 @@ struct Fields<'a> {
     v4: bool,
 }
 
-fn finish(
-    o: &Options,
-    mut env: Vec<(String, Option<Vec<u8>>)>,
+fn finish<'a>(
+    o: &'a Options,
+    env: Vec<(String, Option<Vec<u8>>)>,
     pid: &str,
     f: Fields<'_>,
     log: super::server::Log,
-) -> Stop {
+) -> Result<Run<'a>, Stop> {
     let mut deny = false;
     let mut extra: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     if let Some(path) = &o.rules {
@@ -223,7 +260,7 @@ fn finish(
                     ))
                 };
                 let Ok(db) = Reader::new(&bytes[..]) else {
-                    return protocol();
+                    return Err(protocol());
                 };
                 match rules::lookup(
                     &db,
@@ -237,11 +274,11 @@ fn finish(
                         extra = ins.env;
                     }
                     Ok(None) => {}
-                    Err(_) => return protocol(),
+                    Err(_) => return Err(protocol()),
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && o.allow_no_rules => {}
-            Err(e) => return Stop::Drop(format!("unable to read {show}: {}", errstr(&e))),
+            Err(e) => return Err(Stop::Drop(format!("unable to read {show}: {}", errstr(&e)))),
         }
     }
 
@@ -271,31 +308,85 @@ fn finish(
     safe(f.remote_port.as_bytes(), f.v4, &mut line);
     log.line(2, &line);
     if deny {
-        return Stop::Deny;
+        return Err(Stop::Deny);
     }
+    Ok(Run {
+        program: &o.program,
+        env,
+        extra,
+    })
+}
 
-    let Some((prog, args)) = o.program.split_first() else {
-        return Stop::Drop("unable to run : invalid argument".to_string());
-    };
-    let mut cmd = Command::new(prog);
-    cmd.args(args);
-    for (k, v) in env.drain(..) {
-        match v {
-            Some(v) => cmd.env(k, OsString::from_vec(v)),
-            None => cmd.env_remove(k),
+/// Can the process environment hold `k=v` (what exec would reject, or
+/// `set_var` panic on)?
+fn settable(k: &[u8], v: &[u8]) -> bool {
+    !k.is_empty() && !k.contains(&b'=') && !k.contains(&0) && !v.contains(&0)
+}
+
+impl Run<'_> {
+    /// Run `builtin` in-process when it is still valid and the
+    /// environment can be set; otherwise exec the program.
+    fn start(self, builtin: Option<&Found>) -> Child {
+        let Some((_, args)) = self.program.split_first() else {
+            return Child::Stop(Stop::Drop("unable to run : invalid argument".to_string()));
         };
-    }
-    for (k, v) in extra {
-        if !k.is_empty() {
-            cmd.env(OsString::from_vec(k), OsString::from_vec(v));
+        let fits = self
+            .env
+            .iter()
+            .all(|(k, v)| settable(k.as_bytes(), v.as_deref().unwrap_or_default()))
+            && self
+                .extra
+                .iter()
+                .all(|(k, v)| k.is_empty() || settable(k, v));
+        match builtin {
+            Some(found) if fits && found.still_valid() => {
+                self.set_environment();
+                Child::Builtin(found.builtin, args.to_vec())
+            }
+            _ => Child::Stop(self.exec()),
         }
     }
-    let e = cmd.exec();
-    Stop::Drop(format!(
-        "unable to run {}: {}",
-        String::from_utf8_lossy(prog.as_bytes()),
-        errstr(&e)
-    ))
+
+    /// Make the process environment what exec would pass: the `TCP*`
+    /// variables, then the rule's assignments.
+    fn set_environment(self) {
+        for (k, v) in self.env {
+            match v {
+                Some(v) => std::env::set_var(k, OsString::from_vec(v)),
+                None => std::env::remove_var(k),
+            }
+        }
+        for (k, v) in self.extra {
+            if !k.is_empty() {
+                std::env::set_var(OsString::from_vec(k), OsString::from_vec(v));
+            }
+        }
+    }
+
+    fn exec(self) -> Stop {
+        let Some((prog, args)) = self.program.split_first() else {
+            return Stop::Drop("unable to run : invalid argument".to_string());
+        };
+        let mut cmd = Command::new(prog);
+        cmd.args(args);
+        for (k, v) in self.env {
+            match v {
+                Some(v) => cmd.env(k, OsString::from_vec(v)),
+                None => cmd.env_remove(k),
+            };
+        }
+        for (k, v) in self.extra {
+            if !k.is_empty() {
+                cmd.env(OsString::from_vec(k), OsString::from_vec(v));
+            }
+        }
+        let e = cmd.exec();
+        Stop::Drop(format!(
+            "unable to run {}: {}",
+            String::from_utf8_lossy(prog.as_bytes()),
+            errstr(&e)
+        ))
+    }
 }
 
 #[cfg(test)]

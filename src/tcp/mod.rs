@@ -10,6 +10,7 @@
 //! * [`conn`] — the per-connection child: `TCP*` environment, rules,
 //!   log line, exec; [`ident`] looks up TCPREMOTEINFO.
 
+pub mod builtin;
 pub mod conn;
 pub mod errstr;
 pub mod ident;

@@ -28,6 +28,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{self, sockopt, AddressFamily, Backlog, SockFlag, SockType};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 
+use super::builtin;
 use super::conn;
 use super::errstr::errstr;
 use super::options::{resolve_port, Options};
@@ -194,9 +195,10 @@ fn raw_status(ws: WaitStatus) -> Option<(i32, i32)> {
 }
 
 /// Bind, then serve forever. Returns `Err` on a fatal error in the
-/// parent, and `Ok` only in a connection child whose program did not run
-/// (its exit code and message are the caller's).
-pub fn run(o: &Options, fork: Fork<'_>) -> Result<conn::Stop, Fatal> {
+/// parent, and `Ok` only in a connection child whose program was not
+/// exec'd: a [`builtin`] to run in-process, or a stop (its exit code and
+/// message are the caller's).
+pub fn run(o: &Options, fork: Fork<'_>) -> Result<conn::Child, Fatal> {
     let log = Log {
         verbosity: o.verbosity,
     };
@@ -215,6 +217,8 @@ pub fn run(o: &Options, fork: Fork<'_>) -> Result<conn::Stop, Fatal> {
     let listener = listen_on(local_address(o, port)?, o)?;
     let local = listener.local_addr().map_err(Fatal::Local)?;
     drop_privileges(o)?;
+    // With the ids the program will run under, as exec would check.
+    let builtin = o.program.first().and_then(|p| builtin::detect(p));
     let local_port = local.port().to_string();
     if o.print_port {
         let mut out = std::io::stdout().lock();
@@ -272,7 +276,7 @@ pub fn run(o: &Options, fork: Fork<'_>) -> Result<conn::Stop, Fatal> {
             Ok(Forked::Child) => {
                 drop(listener);
                 drop(wake_r);
-                return Ok(child(o, stream, peer, &local_port));
+                return Ok(child(o, stream, peer, &local_port, builtin.as_ref()));
             }
             Ok(Forked::Parent) => {}
             Err(e) => {
@@ -294,16 +298,23 @@ pub fn run(o: &Options, fork: Fork<'_>) -> Result<conn::Stop, Fatal> {
 
 /// The connection child: the socket becomes fd 0 and fd 1, then
 /// [`conn::serve`] (which execs the program when it can).
-fn child(o: &Options, stream: TcpStream, peer: SocketAddr, local_port: &str) -> conn::Stop {
+fn child(
+    o: &Options,
+    stream: TcpStream,
+    peer: SocketAddr,
+    local_port: &str,
+    builtin: Option<&builtin::Found>,
+) -> conn::Child {
     let fd = stream.as_raw_fd();
     for target in [0, 1] {
         if let Err(e) = nix::unistd::dup2(fd, target) {
-            return conn::Stop::Drop(format!("unable to set up descriptors: {}", errstr(&io(e))));
+            let why = format!("unable to set up descriptors: {}", errstr(&io(e)));
+            return conn::Child::Stop(conn::Stop::Drop(why));
         }
     }
     drop(stream);
     let log = Log {
         verbosity: o.verbosity,
     };
-    conn::serve(o, peer, local_port, log)
+    conn::serve(o, peer, local_port, log, builtin)
 }
