@@ -145,6 +145,14 @@ smtp_empty() {
     postfix) postsuper -c "$smtp_pf/etc" -d ALL 2>/dev/null ;;
   esac
 }
+# smtp_settle: let the deletions of smtp_empty age before the next run.
+# ext4 without a journal (as on some VMs) will not reuse an inode freed
+# less than 5 s ago, or 305 s while its inode-table block is still dirty,
+# and every new file scans past all such inodes from the start of its
+# block group: thousands of queue files deleted at once would make the
+# next run's file creations (either MTA's) slower by O(deleted). sync
+# cleans the blocks; 6 s ages them.
+smtp_settle() { sync; sleep "${BENCH_SMTP_SETTLE:-6}"; }
 smtp_port() {
   case $1 in
     qmail) echo "$smtp_qport" ;;
@@ -170,6 +178,7 @@ smtp_run() {
     exit 1
   fi
   smtp_empty "$1"
+  smtp_settle
   echo "$(bench_rate "$3" "$t0" "$t1") $(echo "scale=2; ($c1 - $c0) / 1000 / $3" | bc -l)"
 }
 
@@ -180,6 +189,7 @@ for mta in qmail qmail-exec postfix; do
 done
 kill -0 "$smtp_dpid" 2>/dev/null ||
   { echo "bench: smtp: qmail-queued died: $(cat "$smtp_root/queued.log")" >&2; exit 1; }
+smtp_settle
 [ -n "$smtp_cg_qmail" ] && [ -n "$smtp_cg_postfix" ] ||
   echo "(no cgroup for CPU accounting: CPU per message shows 0)"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
