@@ -97,7 +97,11 @@ impl Server {
             if let Some(rest) = found {
                 return rest;
             }
-            assert!(Instant::now() < deadline, "no log line {prefix:?}: {:?}", self.log);
+            assert!(
+                Instant::now() < deadline,
+                "no log line {prefix:?}: {:?}",
+                self.log
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -109,7 +113,10 @@ impl Server {
         let fd: std::os::fd::OwnedFd = s.into();
         let mut c = Client::Plain(std::os::unix::net::UnixStream::from(fd));
         let greeting = c.reply();
-        assert!(greeting.starts_with("220 oracle.example ESMTP"), "{greeting}");
+        assert!(
+            greeting.starts_with("220 oracle.example ESMTP"),
+            "{greeting}"
+        );
         let log = self.log.lock().unwrap().clone();
         let pid = log
             .iter()

@@ -192,7 +192,11 @@ mod tests {
     fn marker_text() {
         assert_eq!(
             marker(Builtin::QmailSmtpd),
-            format!("qmail-rs/in-process:qmail-smtpd/{};", env!("CARGO_PKG_VERSION")).as_bytes()
+            format!(
+                "qmail-rs/in-process:qmail-smtpd/{};",
+                env!("CARGO_PKG_VERSION")
+            )
+            .as_bytes()
         );
     }
 

@@ -151,7 +151,12 @@ fn prepare<'a>(
 
     let sock = match std::io::stdin().as_fd().try_clone_to_owned() {
         Ok(fd) => TcpStream::from(fd),
-        Err(e) => return Err(Stop::Drop(format!("unable to get local address: {}", errstr(&e)))),
+        Err(e) => {
+            return Err(Stop::Drop(format!(
+                "unable to get local address: {}",
+                errstr(&e)
+            )))
+        }
     };
     if !o.delay {
         let _ = sock.set_nodelay(true);
@@ -159,12 +164,20 @@ fn prepare<'a>(
     if !o.banner.is_empty() {
         let mut out = std::io::stdout().lock();
         if let Err(e) = out.write_all(&o.banner).and_then(|()| out.flush()) {
-            return Err(Stop::Drop(format!("unable to print banner: {}", errstr(&e))));
+            return Err(Stop::Drop(format!(
+                "unable to print banner: {}",
+                errstr(&e)
+            )));
         }
     }
     let local = match sock.local_addr() {
         Ok(a) => a,
-        Err(e) => return Err(Stop::Drop(format!("unable to get local address: {}", errstr(&e)))),
+        Err(e) => {
+            return Err(Stop::Drop(format!(
+                "unable to get local address: {}",
+                errstr(&e)
+            )))
+        }
     };
     let (local_ip, _) = show_ip(local.ip(), o.force_v6);
     let local_host = o.local_name.clone().or_else(|| reverse(local.ip()));
