@@ -267,9 +267,14 @@ fn alarm_and_crash_signals_leave_only_cleanable_files() {
             .unwrap();
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(b"Subject: half\n\n").unwrap();
-        // The mess file exists once qmail-queue is reading the message.
+        // qmail-queue is reading the message once mess/ has its file and
+        // the pid/ name is gone (linked first, then unlinked).
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while scan::ids(&Layout::at(&q), "mess").unwrap().is_empty() {
+        let reading = || {
+            !scan::ids(&Layout::at(&q), "mess").unwrap().is_empty()
+                && fs::read_dir(q.join("pid")).unwrap().next().is_none()
+        };
+        while !reading() {
             assert!(std::time::Instant::now() < deadline, "no mess file");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
