@@ -203,3 +203,68 @@ fn recorded_sessions() {
     }
     assert!(failed.is_empty(), "regressed: {failed:?}");
 }
+
+/// imap/12-idle-sessionB, session B of 12-idle, byte for byte: the
+/// delivery session A took (in cur/, not recent for B) is in place, and
+/// the two outside changes of 12-idle happen where they did, between
+/// B's commands: the flag rename before b4 (B's silent STORE then reports
+/// the flags that changed under it), the unlink before b6 (B's APPEND
+/// reports the expunge with its own EXISTS and RECENT).
+#[test]
+fn session_b_of_idle() {
+    use qmail::conformance::conn::{Conn, Read1};
+    use qmail::conformance::mask::mask;
+    let text =
+        fs::read_to_string(manifest_dir().join("conformance/dovecot/imap/12-idle-sessionB.txt"))
+            .unwrap();
+    let mut text = text.replace("C: b1 LOGIN alice alicepw\n", "C: L1 LOGIN alice alicepw\n");
+    text = text.replacen("S: b1 OK [CAPABILITY", "S: L1 OK [CAPABILITY", 1);
+    let t = post_login(transcript::parse(&text).unwrap());
+    let home = tempfile::tempdir().unwrap();
+    let md = home.path().join("Maildir");
+    restore("07-after-mailbox-management", &md);
+    let delivered = "1795607949.M123456P7001.mail.example.org";
+    fs::write(
+        md.join("cur").join(format!("{delivered}:2,")),
+        "Subject: delivered during IDLE\n\nhi\n",
+    )
+    .unwrap();
+    let target = Target::Child {
+        program: env!("CARGO_BIN_EXE_imap").to_string(),
+        args: vec![],
+        env: vec![
+            ("USER".into(), "alice".into()),
+            ("HOME".into(), home.path().display().to_string()),
+            ("TZ".into(), "UTC".into()),
+        ],
+        clear_env: true,
+    };
+    let mut conn = Conn::open(&target, Duration::from_secs(5)).unwrap();
+    for step in &t.sections[0].steps {
+        match &step.event {
+            Event::Send(b) => {
+                if b.starts_with(b"b4 ") {
+                    fs::rename(
+                        md.join("cur/1700000004.2004.mail.example.org:2,S"),
+                        md.join("cur/1700000004.2004.mail.example.org:2,FS"),
+                    )
+                    .unwrap();
+                }
+                if b.starts_with(b"b6 ") {
+                    fs::remove_file(md.join("cur").join(format!("{delivered}:2,"))).unwrap();
+                }
+                conn.send(b).unwrap();
+            }
+            Event::Expect(want) => match conn.recv_line() {
+                Read1::Line(got) => assert_eq!(
+                    String::from_utf8_lossy(&mask(&got)),
+                    String::from_utf8_lossy(&mask(want)),
+                    "line {}",
+                    step.line
+                ),
+                other => panic!("line {}: {other:?}", step.line),
+            },
+            _ => {}
+        }
+    }
+}

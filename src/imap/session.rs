@@ -958,7 +958,16 @@ impl<R: Wait, W: Write> Session<R, W> {
             ));
         }
         for &i in &idxs {
-            let m = &s.mbox.messages[i];
+            // Start from the flags on disk: another program may have
+            // renamed the file, and that change is kept and reported even
+            // with .SILENT, as Dovecot's sync does.
+            let mut m = s.mbox.messages[i].clone();
+            let cached = m.flags();
+            s.mbox.relocate(&mut m)?;
+            let external = m.flags() != cached;
+            if external {
+                s.mbox.messages[i] = m.clone();
+            }
             let old = m.flags();
             let mut f: Flags = old.clone();
             match mode {
@@ -973,12 +982,12 @@ impl<R: Wait, W: Write> Session<R, W> {
                 1 => letters.iter().for_each(|&l| f.set(l, true)),
                 _ => letters.iter().for_each(|&l| f.set(l, false)),
             }
-            if f == old {
+            if f == old && !external {
                 continue;
             }
             let uid_n = m.uid;
             s.set_flags(i, &f)?;
-            if !silent {
+            if !silent || external {
                 let fl = s.flags_of(&s.mbox.messages[i]);
                 lines.push(if uid {
                     format!("* {} FETCH (UID {uid_n} FLAGS {fl})", i + 1)
