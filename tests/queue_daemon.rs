@@ -729,3 +729,34 @@ fn no_ack_falls_back() {
     assert!(h.queue_ran());
     server.join().unwrap();
 }
+
+/// A daemon whose queue directory was moved aside (or that runs in
+/// another mount namespace) writes a queue the client does not see: the
+/// client runs qmail-queue, and the old queue gets nothing.
+#[test]
+fn daemon_of_another_queue_is_not_used() {
+    let h = Host::new(Mode::Single);
+    let d = h.start();
+    let q = h.home.join("queue");
+    let old = h.home.join("queue.old");
+    fs::rename(&q, &old).unwrap();
+    qmail::hier::install(&h.home).unwrap();
+    if is_root() {
+        let st = Command::new("chown")
+            .args(["-R", "0:0"])
+            .arg(&q)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    h.stub_queue(0);
+    let (o, _) = h.inject("nobody", "Subject: moved\n\n");
+    assert!(o.status.success(), "{o:?}");
+    assert!(h.queue_ran());
+    assert!(scan::todo_ids(&Layout::at(&old)).unwrap().is_empty());
+    assert!(h.todo().is_empty());
+    let (code, err) = d.stop();
+    assert_eq!((code, err.as_str()), (Some(0), ""));
+    let files = fs::read_dir(old.join("pid")).unwrap().count();
+    assert_eq!(files, 0);
+}

@@ -122,7 +122,8 @@ fn main() {
         Some(Some(v)) if v == "syncfs" => SyncMode::Syncfs,
         _ => SyncMode::Fsync,
     };
-    let server = Server::new(Layout::at("."), roles, mode, adopt, warn);
+    let server = Server::new(Layout::at("."), roles, mode, adopt, warn)
+        .unwrap_or_else(|e| fatal(&format!("unable to stat {}/queue: {e}", home.display())));
     if let Err(e) = server.serve(listener, stop.as_fd()) {
         fatal(&e.to_string());
     }

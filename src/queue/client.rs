@@ -155,7 +155,8 @@ impl Injection {
     /// Hand the pipes to the qmail-queued of `qmail_home`, if one runs
     /// as the queue's owner; `None` to run qmail-queue instead.
     fn via_daemon(qmail_home: &Path) -> Option<Self> {
-        let owner = std::fs::metadata(qmail_home.join("queue")).ok()?.uid();
+        let queue = std::fs::metadata(qmail_home.join("queue")).ok()?;
+        let owner = queue.uid();
         let stream = daemon::connect(qmail_home).ok()?;
         let server =
             nix::sys::socket::getsockopt(&stream, nix::sys::socket::sockopt::PeerCredentials)
@@ -170,7 +171,11 @@ impl Injection {
         // Our copies of the read ends close here, so a server that dies
         // makes our writes fail rather than block.
         drop((msg_r, env_r));
-        daemon::wait_ack(&stream).ok()?;
+        // It must write the queue we see, not one of another mount
+        // namespace or one moved aside since it started.
+        if daemon::wait_ack(&stream).ok()? != daemon::Ack::of(&queue) {
+            return None;
+        }
         Some(Injection {
             backend: Backend::Daemon(stream),
             pid: std::process::id(),

@@ -10,10 +10,10 @@
 //! connects, checks that the server runs as the owner of `queue/`, and
 //! sends one byte carrying the two read ends (`SCM_RIGHTS`) and its
 //! credentials (`SCM_CREDENTIALS`: pid, real uid, real gid, checked by the
-//! kernel). The server answers [`ACK`] when it has taken the request;
+//! kernel). The server answers an [`Ack`] when it has taken the request;
 //! only then does the client write message and envelope, exactly as for
 //! qmail-queue, and read the [`Reply`]: the exit code qmail-queue would
-//! have had, and the pid written into the message. Before the ACK the
+//! have had, and the pid written into the message. Before the Ack the
 //! client has written nothing and may still run qmail-queue.
 //!
 //! # What the message records
@@ -41,13 +41,57 @@ use nix::sys::socket::{self, sockopt, ControlMessageOwned, MsgFlags, UnixCredent
 use crate::queue::enqueue::{self, Injector, SyncMode};
 use crate::queue::layout::Layout;
 
-/// The byte a server sends when it has taken a request, before the
-/// client writes anything: until then the client may still run
-/// qmail-queue instead (the server died, is shutting down, or has no
-/// thread or descriptor to spare), after it the message is the server's.
-pub const ACK: u8 = b'K';
+/// What a server sends when it has taken a request, before the client
+/// writes anything: until then the client may still run qmail-queue
+/// instead (the server died, is shutting down, or has no thread or
+/// descriptor to spare), after it the message is the server's. It names
+/// the queue directory the server writes (device and inode of its cwd),
+/// which the client compares with its own `queue/`: a server in another
+/// mount namespace, or one left in a queue directory that was since
+/// moved aside, is not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ack {
+    pub dev: u64,
+    pub ino: u64,
+}
 
-/// How long a client waits for [`ACK`] before it runs qmail-queue.
+const ACK: u8 = b'K';
+
+impl Ack {
+    pub const LEN: usize = 17;
+
+    /// `K`, then device and inode, little-endian.
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut b = [0u8; Self::LEN];
+        b[0] = ACK;
+        b[1..9].copy_from_slice(&self.dev.to_le_bytes());
+        b[9..].copy_from_slice(&self.ino.to_le_bytes());
+        b
+    }
+
+    pub fn decode(b: &[u8; Self::LEN]) -> Option<Self> {
+        let word = |r: std::ops::Range<usize>| {
+            b.get(r)
+                .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                .map(u64::from_le_bytes)
+        };
+        (b[0] == ACK).then_some(Ack {
+            dev: word(1..9)?,
+            ino: word(9..17)?,
+        })
+    }
+
+    /// The queue directory at `path`, as an acknowledgement names it.
+    pub fn of(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Ack {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+}
+
+/// How long a client waits for the [`Ack`] before it runs qmail-queue.
 pub const ACK_WAIT: Duration = Duration::from_secs(10);
 
 /// qmail-queue's alarm: a request still unread after this fails with 52.
@@ -133,6 +177,7 @@ pub struct Server {
     pub adopt: Adopt,
     /// Where warnings go (a line without its newline).
     pub warn: fn(&str),
+    ack: Ack,
     serial: AtomicU64,
 }
 
@@ -172,8 +217,16 @@ struct Request {
 }
 
 impl Server {
-    pub fn new(queue: Layout, roles: Roles, mode: SyncMode, adopt: Adopt, warn: fn(&str)) -> Self {
-        Server {
+    /// A server for `queue` (whose directory must exist).
+    pub fn new(
+        queue: Layout,
+        roles: Roles,
+        mode: SyncMode,
+        adopt: Adopt,
+        warn: fn(&str),
+    ) -> io::Result<Self> {
+        Ok(Server {
+            ack: Ack::of(&std::fs::metadata(&queue.dir)?),
             queue,
             roles,
             mode,
@@ -181,7 +234,7 @@ impl Server {
             adopt,
             warn,
             serial: AtomicU64::new(0),
-        }
+        })
     }
 
     /// Accept requests, one thread each, until `stop` becomes readable;
@@ -262,7 +315,7 @@ impl Server {
             }
         };
         // Taken: from here on the client writes the message to us.
-        if (&stream).write_all(&[ACK]).is_err() {
+        if (&stream).write_all(&self.ack.encode()).is_err() {
             return;
         }
         let now = std::time::SystemTime::now()
@@ -433,10 +486,13 @@ pub fn connect(qmail_home: &Path) -> io::Result<UnixStream> {
     Ok(stream)
 }
 
-/// Wait up to [`ACK_WAIT`] for the server to take the request.
-pub fn wait_ack(stream: &UnixStream) -> io::Result<()> {
+/// Wait up to [`ACK_WAIT`] for the server to take the request; its
+/// [`Ack`].
+pub fn wait_ack(stream: &UnixStream) -> io::Result<Ack> {
     let deadline = Instant::now() + ACK_WAIT;
-    loop {
+    let mut b = [0u8; Ack::LEN];
+    let mut got = 0;
+    while got < Ack::LEN {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(io::ErrorKind::TimedOut.into());
@@ -451,14 +507,14 @@ pub fn wait_ack(stream: &UnixStream) -> io::Result<()> {
             Err(e) => return Err(e.into()),
             Ok(_) => {}
         }
-        let mut b = [0u8; 1];
-        return match (&*stream).read(&mut b) {
-            Ok(1) if b[0] == ACK => Ok(()),
-            Ok(_) => Err(io::ErrorKind::InvalidData.into()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => Err(e),
-        };
+        match (&*stream).read(&mut b[got..]) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
+    Ack::decode(&b).ok_or_else(|| io::ErrorKind::InvalidData.into())
 }
 
 /// Send a request on `stream`: one byte, the two read ends, and this
@@ -505,6 +561,18 @@ mod tests {
         let edge = format!("/{}", "y".repeat(NAME_MAX - PREFIX.len() - 1));
         assert_eq!(socket_name(Path::new(&edge)).unwrap().len(), NAME_MAX);
         assert!(address(Path::new(&edge)).is_ok());
+    }
+
+    #[test]
+    fn ack_round_trip() {
+        let a = Ack {
+            dev: 0x0102_0304_0506_0708,
+            ino: u64::MAX,
+        };
+        assert_eq!(Ack::decode(&a.encode()), Some(a));
+        let mut b = a.encode();
+        b[0] = b'X';
+        assert_eq!(Ack::decode(&b), None);
     }
 
     #[test]
