@@ -8,8 +8,9 @@
 //! `program:imap`). Every other server line must match byte for byte
 //! after the runner's masking.
 //!
-//! The transcripts in [`PASS`] must pass; the report of the others is
-//! printed (`cargo test --test imap_transcripts -- --nocapture`) and each
+//! The transcripts in [`PASS`] must pass; 12-idle and its session B,
+//! which need outside changes between the lines, are driven by their own
+//! tests below; the report of the others is printed (`cargo test --test imap_transcripts -- --nocapture`) and each
 //! of them has a `known-differences` line.
 
 use std::fs;
@@ -265,6 +266,108 @@ fn session_b_of_idle() {
                 other => panic!("line {}: {other:?}", step.line),
             },
             _ => {}
+        }
+    }
+}
+
+/// One outside action of imap/12-idle: a `# [ext]` change of the Maildir
+/// or a `# [B]` step of session B (a second `imap`).
+fn act(note: &str, md: &Path, b: &mut Option<qmail::conformance::conn::Conn>, target: &Target) {
+    use qmail::conformance::conn::{Conn, Read1};
+    let delivered = "1795607949.M123456P7001.mail.example.org";
+    let until = |c: &mut Conn, tag: &str| loop {
+        match c.recv_line() {
+            Read1::Line(l) if l.starts_with(tag.as_bytes()) => return,
+            Read1::Line(_) => {}
+            other => panic!("session B: {other:?}"),
+        }
+    };
+    if note.contains("qmail-style delivery") {
+        let tmp = md.join("tmp").join(delivered);
+        fs::write(&tmp, "Subject: delivered during IDLE\n\nhi\n").unwrap();
+        fs::rename(&tmp, md.join("new").join(delivered)).unwrap();
+    } else if note.contains("renamed cur/1700000004") {
+        fs::rename(
+            md.join("cur/1700000004.2004.mail.example.org:2,S"),
+            md.join("cur/1700000004.2004.mail.example.org:2,FS"),
+        )
+        .unwrap();
+    } else if note.contains("deleted cur/") {
+        fs::remove_file(md.join("cur").join(format!("{delivered}:2,"))).unwrap();
+    } else if note.contains("b1 LOGIN") {
+        let mut c = Conn::open(target, Duration::from_secs(5)).unwrap();
+        until(&mut c, "* PREAUTH");
+        c.send(b"b2 SELECT INBOX\r\n").unwrap();
+        until(&mut c, "b2 ");
+        *b = Some(c);
+    } else {
+        let c = b.as_mut().expect("session B");
+        if note.contains("b3 STORE") {
+            c.send(b"b3 STORE 1 +FLAGS (\\Flagged)\r\n").unwrap();
+            until(c, "b3 ");
+        } else if note.contains("b4 STORE") {
+            c.send(b"b4 STORE 2 +FLAGS.SILENT (\\Deleted)\r\nb5 EXPUNGE\r\n")
+                .unwrap();
+            until(c, "b5 ");
+        } else if note.contains("b6 APPEND") {
+            c.send(b"b6 APPEND INBOX (\\Seen) {33}\r\n").unwrap();
+            until(c, "+ OK");
+            c.send(b"Subject: appended by B\r\n\r\nhello\r\n\r\n")
+                .unwrap();
+            until(c, "b6 ");
+        } else {
+            panic!("unknown action {note}");
+        }
+    }
+}
+
+/// imap/12-idle byte for byte: session A's IDLE pushes what the
+/// delivery, session B's STORE/EXPUNGE/APPEND and the outside rename and
+/// unlink change, each done where the recording has it.
+#[test]
+fn idle_with_outside_changes() {
+    use qmail::conformance::conn::{Conn, Read1};
+    use qmail::conformance::mask::mask;
+    let text =
+        fs::read_to_string(manifest_dir().join("conformance/dovecot/imap/12-idle.txt")).unwrap();
+    let t = post_login(transcript::parse(&text).unwrap());
+    let home = tempfile::tempdir().unwrap();
+    let md = home.path().join("Maildir");
+    restore("07-after-mailbox-management", &md);
+    let target = Target::Child {
+        program: env!("CARGO_BIN_EXE_imap").to_string(),
+        args: vec![],
+        env: vec![
+            ("USER".into(), "alice".into()),
+            ("HOME".into(), home.path().display().to_string()),
+            ("TZ".into(), "UTC".into()),
+        ],
+        clear_env: true,
+    };
+    let mut b = None;
+    let mut conn: Option<Conn> = None;
+    for section in &t.sections {
+        // A `# ---` part without a greeting goes on in the same connection.
+        let greets = matches!(section.steps.first(), Some(Step { event: Event::Expect(l), .. }) if l.starts_with(b"* PREAUTH"));
+        if greets || conn.is_none() {
+            conn = Some(Conn::open(&target, Duration::from_secs(5)).unwrap());
+        }
+        let conn = conn.as_mut().unwrap();
+        for step in &section.steps {
+            match &step.event {
+                Event::Send(bytes) => conn.send(bytes).unwrap(),
+                Event::External(note) => act(note, &md, &mut b, &target),
+                Event::Expect(want) => match conn.recv_line() {
+                    Read1::Line(got) => assert_eq!(
+                        String::from_utf8_lossy(&mask(&got)),
+                        String::from_utf8_lossy(&mask(want)),
+                        "line {}",
+                        step.line
+                    ),
+                    other => panic!("line {}: {other:?}", step.line),
+                },
+                _ => {}
+            }
         }
     }
 }

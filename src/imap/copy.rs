@@ -137,6 +137,7 @@ fn store_into(
         files.push((base, m.guid.clone()));
     }
     let mut uids = Vec::new();
+    let mut claimed = Ok(());
     target.mbox.update(|l| {
         for (base, guid) in &files {
             let uid = l.next_uid();
@@ -148,10 +149,13 @@ fn store_into(
             l.next_uid = uid + 1;
             uids.push(uid);
         }
+        // Under the uidlist lock, so that no other session's sync takes
+        // them in between.
+        if let (true, Some(last)) = (claim, uids.last()) {
+            claimed = set_first_recent(path, validity, last + 1);
+        }
     })?;
-    if let (true, Some(last)) = (claim, uids.last()) {
-        set_first_recent(path, validity, last + 1)?;
-    }
+    claimed?;
     Ok((validity, uids))
 }
 

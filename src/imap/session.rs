@@ -1058,6 +1058,18 @@ impl<R: Wait, W: Write> Session<R, W> {
 
     // ---- IDLE and change notification ----
 
+    /// Whether the selected mailbox changed within the last 200 ms.
+    fn just_changed(&self) -> bool {
+        let Some(s) = self.sel.as_ref() else {
+            return false;
+        };
+        Self::mtimes(s.path()).iter().flatten().any(|t| {
+            SystemTime::now()
+                .duration_since(*t)
+                .is_ok_and(|d| d < Duration::from_millis(200))
+        })
+    }
+
     fn mtimes(path: &Path) -> Vec<Option<SystemTime>> {
         ["new", "cur", "dovecot-uidlist", "dovecot-keywords"]
             .iter()
@@ -1188,6 +1200,12 @@ impl<R: Wait, W: Write> Session<R, W> {
                 } else {
                     Reply::Bad("Expected DONE.".into())
                 });
+            }
+            if self.just_changed() {
+                // Let a burst of changes (a STORE and EXPUNGE by another
+                // session) settle and go out together, as Dovecot's
+                // notification delay batches them.
+                continue;
             }
             if self.sync_changes()? {
                 self.w.flush()?;
