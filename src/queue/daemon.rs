@@ -32,7 +32,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -177,8 +177,25 @@ pub struct Server {
     pub adopt: Adopt,
     /// Where warnings go (a line without its newline).
     pub warn: fn(&str),
+    /// Requests served at once ([`MAX_REQUESTS`]); past it a connection
+    /// is closed unanswered and its client runs qmail-queue, so a flood
+    /// of idle connections costs threads only up to here.
+    pub max_requests: usize,
     ack: Ack,
     serial: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+/// The stock [`Server::max_requests`].
+pub const MAX_REQUESTS: usize = 1000;
+
+/// Counts a request in flight while it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Why [`Server::serve`] stopped other than by the stop descriptor.
@@ -233,7 +250,9 @@ impl Server {
             deadline: DEADLINE,
             adopt,
             warn,
+            max_requests: MAX_REQUESTS,
             serial: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
         })
     }
 
@@ -286,13 +305,21 @@ impl Server {
                     }
                     Err(e) => return Err(ServeError::Accept(e)),
                 };
+                if self.in_flight.fetch_add(1, Ordering::Relaxed) >= self.max_requests {
+                    self.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    continue;
+                }
+                let counted = InFlight(&self.in_flight);
                 let spawned = std::thread::Builder::new()
                     .name("qmail-queued request".into())
                     .stack_size(256 * 1024)
-                    .spawn_scoped(s, move || self.handle(stream));
+                    .spawn_scoped(s, move || {
+                        let _counted = counted;
+                        self.handle(stream)
+                    });
                 if let Err(e) = spawned {
-                    // The connection is gone with the closure: the client
-                    // sees EOF, a temporary failure.
+                    // The connection is gone with the closure, unanswered:
+                    // its client runs qmail-queue.
                     (self.warn)(&format!("warning: unable to start a thread: {e}"));
                 }
             }
@@ -561,6 +588,51 @@ mod tests {
         let edge = format!("/{}", "y".repeat(NAME_MAX - PREFIX.len() - 1));
         assert_eq!(socket_name(Path::new(&edge)).unwrap().len(), NAME_MAX);
         assert!(address(Path::new(&edge)).is_ok());
+    }
+
+    /// The accept loop: a request past `max_requests` is closed
+    /// unanswered, and the stop descriptor ends the loop.
+    #[test]
+    fn over_the_limit_is_closed_unanswered() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("var/qmail");
+        std::fs::create_dir_all(home.join("queue")).unwrap();
+        let listener = bind(&home).unwrap();
+        let mut server = Server::new(
+            Layout::at(home.join("queue")),
+            Roles::default(),
+            SyncMode::Fsync,
+            |_| unreachable!("no request gets this far"),
+            |_| {},
+        )
+        .unwrap();
+        server.max_requests = 0;
+        let (stop, mut stop_w) = UnixStream::pair().unwrap();
+        std::thread::scope(|s| {
+            let serving = s.spawn(|| server.serve(listener, stop.as_fd()));
+            // Nothing may panic before the stop byte, or the scope hangs.
+            let acked = (|| {
+                let c = connect(&home)?;
+                let (r1, _w1) = nix::unistd::pipe()?;
+                let (r2, _w2) = nix::unistd::pipe()?;
+                send_request(&c, r1.as_fd(), r2.as_fd())?;
+                wait_ack(&c)
+            })();
+            stop_w.write_all(b"x").unwrap();
+            serving.join().unwrap().unwrap();
+            // Closed unanswered: the request fails to go (EPIPE) or is
+            // reset unread, never acknowledged.
+            let e = acked.unwrap_err();
+            assert!(
+                matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+                ),
+                "{e}"
+            );
+        });
+        // Gone with the server: new clients are refused at once.
+        assert!(connect(&home).is_err());
     }
 
     #[test]
