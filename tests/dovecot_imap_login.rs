@@ -417,3 +417,60 @@ fn inactivity_timeout_after_login() {
     );
     imap.wait().unwrap();
 }
+
+/// Dovecot's login timeout counts from the connection, not from the last
+/// command (3 minutes; 1 s here through QMAILRS_IMAP_LOGIN_TIMEOUT), and
+/// inside an AUTHENTICATE exchange its text says so.
+#[test]
+fn login_timeout_from_connect() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+    let site = Site::new();
+    let start = |input: &[u8]| {
+        let mut child = Command::new(LOGIN)
+            .arg("-c")
+            .arg(site.conf())
+            .env_clear()
+            .envs([
+                ("TCPLOCALIP", "127.0.0.1"),
+                ("TCPREMOTEIP", "127.0.0.1"),
+                ("QMAILRS_IMAP_LOGIN_TIMEOUT", "1"),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut w = child.stdin.take().unwrap();
+        w.write_all(input).unwrap();
+        (child, w)
+    };
+    // Busy with NOOPs, still out after about a second.
+    let (mut child, mut w) = start(b"");
+    let mut r = BufReader::new(child.stdout.take().unwrap());
+    read_until(&mut r, "* OK ");
+    for n in 0..3 {
+        w.write_all(format!("n{n} NOOP\r\n").as_bytes()).unwrap();
+        read_until(&mut r, &format!("n{n} OK"));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let got = read_until(&mut r, "* BYE");
+    assert_eq!(
+        got.last().unwrap(),
+        "* BYE Disconnected for inactivity.\r\n"
+    );
+    child.wait().unwrap();
+    let (mut child, _w) = start(b"a1 AUTHENTICATE PLAIN\r\n");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(
+        out.ends_with("\r\n+ \r\n* BYE Disconnected for inactivity during authentication.\r\n"),
+        "{out}"
+    );
+    child.wait().unwrap();
+}

@@ -15,7 +15,10 @@
 //! `import_environment`. The checkpassword program gets our
 //! `checkpassword-reply` (installed beside this binary) as its last word.
 //!
-//! After the login the session ends with `* BYE Disconnected for
+//! A client not logged in 3 minutes after connecting gets `* BYE
+//! Disconnected for inactivity.` (`... during authentication.` inside an
+//! AUTHENTICATE exchange); `QMAILRS_IMAP_LOGIN_TIMEOUT` (seconds)
+//! shortens that for tests. After the login the session ends with `* BYE Disconnected for
 //! inactivity.` after 30 minutes without a command (not in IDLE);
 //! `QMAILRS_IMAP_IDLE_TIMEOUT` (seconds) shortens that for tests unless
 //! the program runs set-uid/set-gid.
@@ -29,7 +32,6 @@ use std::cell::RefCell;
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::rc::Rc;
-use std::time::Duration;
 
 use qmail::dovecot::config::Config;
 use qmail::dovecot::imap_login::{run, LoginEnd, Shared, SharedReader};
@@ -42,8 +44,6 @@ use qmail::tls::stream::Conn;
 #[path = "shared/localtime.rs"]
 mod localtime;
 
-/// Login idle timeout (`CLIENT_LOGIN_IDLE_TIMEOUT_MSECS`).
-const LOGIN_IDLE: Duration = Duration::from_secs(180);
 const FATAL: u8 = 89;
 
 fn fatal(e: impl std::fmt::Display) -> ExitCode {
@@ -66,7 +66,8 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fatal(e),
     };
-    let conn = match Conn::stdio(LOGIN_IDLE) {
+    let login_timeout = qmail::dovecot::imap_login::login_timeout();
+    let conn = match Conn::stdio(login_timeout) {
         Ok(c) => c,
         Err(e) => return fatal(e),
     };
@@ -81,7 +82,7 @@ fn main() -> ExitCode {
         }
         client.tls = true;
     }
-    let (user, tag, capability_asked) = match run(&set, &mut client, &mut io) {
+    let (user, tag, capability_asked) = match run(&set, &mut client, &mut io, login_timeout) {
         LoginEnd::Closed => return ExitCode::SUCCESS,
         LoginEnd::LoggedIn {
             user,

@@ -8,7 +8,7 @@
 use std::cell::RefCell;
 use std::io::{self, BufRead, Read, Write};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::dovecot::io::{Lines, ReadError};
 use crate::dovecot::login::{self, AuthResult, Client, Settings, Ssl, User};
@@ -76,8 +76,33 @@ fn tls_offered(set: &Settings) -> bool {
     set.ssl != Ssl::No && set.tls.is_some()
 }
 
-/// Serve the non-authenticated state on `io` (the greeting included).
-pub fn run(set: &Settings, client: &mut Client, io: &mut TlsLines) -> LoginEnd {
+/// Dovecot's `CLIENT_LOGIN_TIMEOUT_MSECS`: a client not logged in this
+/// long after connecting is disconnected, busy or not.
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// [`LOGIN_TIMEOUT`], or the seconds in `QMAILRS_IMAP_LOGIN_TIMEOUT`
+/// (tests) when the process is not set-uid/set-gid.
+pub fn login_timeout() -> Duration {
+    let setuid = nix::unistd::getuid() != nix::unistd::geteuid()
+        || nix::unistd::getgid() != nix::unistd::getegid();
+    std::env::var("QMAILRS_IMAP_LOGIN_TIMEOUT")
+        .ok()
+        .filter(|_| !setuid)
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&n| n > 0)
+        .map_or(LOGIN_TIMEOUT, Duration::from_secs)
+}
+
+/// Let the next read wait only until `deadline`.
+fn until(io: &mut TlsLines, deadline: Instant) {
+    let left = deadline.saturating_duration_since(Instant::now());
+    io.conn.set_timeout(left.max(Duration::from_millis(1)));
+}
+
+/// Serve the non-authenticated state on `io` (the greeting included),
+/// at most `timeout` from now.
+pub fn run(set: &Settings, client: &mut Client, io: &mut TlsLines, timeout: Duration) -> LoginEnd {
+    let deadline = Instant::now() + timeout;
     io.line(&format!(
         "* OK [CAPABILITY {}] {}",
         capability(set, client),
@@ -89,6 +114,7 @@ pub fn run(set: &Settings, client: &mut Client, io: &mut TlsLines) -> LoginEnd {
     };
     let mut bad = 0;
     loop {
+        until(io, deadline);
         let cmd = match read_command(io) {
             Ok(c) => c,
             Err(ReadError::Timeout) => {
@@ -107,7 +133,7 @@ pub fn run(set: &Settings, client: &mut Client, io: &mut TlsLines) -> LoginEnd {
             Head::BadTag => ("*".to_string(), Next::Bad),
             Head::BadName(tag) => (tag, Next::Bad),
             Head::Command { tag, name, rest } => {
-                let next = command(set, client, io, &mut st, &tag, &name, rest);
+                let next = command(set, client, io, &mut st, &tag, &name, rest, deadline);
                 (tag, next)
             }
         };
@@ -185,6 +211,7 @@ fn command(
     tag: &str,
     name: &str,
     rest: &[u8],
+    deadline: Instant,
 ) -> Next {
     let args = match parse::args(rest) {
         Ok(a) => a,
@@ -228,7 +255,7 @@ fn command(
         }
         "STARTTLS" => starttls(set, client, io, st, tag),
         "LOGIN" => login(set, client, io, tag, &args),
-        "AUTHENTICATE" => authenticate(set, client, io, tag, &args),
+        "AUTHENTICATE" => authenticate(set, client, io, tag, &args, deadline),
         _ => Next::Bad,
     }
 }
@@ -290,6 +317,7 @@ fn authenticate(
     io: &mut TlsLines,
     tag: &str,
     args: &[Arg],
+    deadline: Instant,
 ) -> Next {
     let (mech_name, initial) = match args {
         [m] => (m.atom(), None),
@@ -314,8 +342,15 @@ fn authenticate(
         match step {
             Step::Challenge(c) => {
                 io.line(&format!("+ {c}"));
-                let Ok(resp) = io.read_line() else {
-                    return Next::Close;
+                until(io, deadline);
+                let resp = match io.read_line() {
+                    Ok(r) => r,
+                    Err(ReadError::Timeout) => {
+                        io.line("* BYE Disconnected for inactivity during authentication.");
+                        io.flush();
+                        return Next::Close;
+                    }
+                    Err(_) => return Next::Close,
                 };
                 step = x.respond(&String::from_utf8_lossy(&resp));
             }
