@@ -53,6 +53,8 @@ enum Next {
 struct State {
     capability_asked: bool,
     starttls: bool,
+    /// When the login timeout ends the connection.
+    deadline: Instant,
 }
 
 /// The pre-login capability list for this connection.
@@ -111,6 +113,7 @@ pub fn run(set: &Settings, client: &mut Client, io: &mut TlsLines, timeout: Dura
     let mut st = State {
         capability_asked: false,
         starttls: false,
+        deadline,
     };
     let mut bad = 0;
     loop {
@@ -133,7 +136,7 @@ pub fn run(set: &Settings, client: &mut Client, io: &mut TlsLines, timeout: Dura
             Head::BadTag => ("*".to_string(), Next::Bad),
             Head::BadName(tag) => (tag, Next::Bad),
             Head::Command { tag, name, rest } => {
-                let next = command(set, client, io, &mut st, &tag, &name, rest, deadline);
+                let next = command(set, client, io, &mut st, &tag, &name, rest);
                 (tag, next)
             }
         };
@@ -211,7 +214,6 @@ fn command(
     tag: &str,
     name: &str,
     rest: &[u8],
-    deadline: Instant,
 ) -> Next {
     let args = match parse::args(rest) {
         Ok(a) => a,
@@ -255,7 +257,7 @@ fn command(
         }
         "STARTTLS" => starttls(set, client, io, st, tag),
         "LOGIN" => login(set, client, io, tag, &args),
-        "AUTHENTICATE" => authenticate(set, client, io, tag, &args, deadline),
+        "AUTHENTICATE" => authenticate(set, client, io, tag, &args, st.deadline),
         _ => Next::Bad,
     }
 }
