@@ -423,7 +423,7 @@ fn inactivity_timeout_after_login() {
 /// inside an AUTHENTICATE exchange its text says so.
 #[test]
 fn login_timeout_from_connect() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufReader, Read, Write};
     use std::process::Stdio;
     let site = Site::new();
     let start = |input: &[u8]| {
