@@ -43,8 +43,20 @@ smtp_runs=${BENCH_SMTP_RUNS:-3}
 smtp_sessions=${BENCH_SMTP_SESSIONS:-1 10 50}
 smtp_size=${BENCH_SMTP_SIZE:-3000}
 
+# Both queues live in a directory of their own at the top of the root
+# file system (BENCH_SMTP_DIR to choose another): ext4 places a new
+# top-level directory in a block group of its own, away from /tmp, where
+# builds and tests create and delete files all the time. On ext4 without
+# a journal (as on some VMs) every new file scans past the inodes freed
+# recently (for up to 5 minutes) in its block group, so a queue
+# sharing /tmp's group pays for the whole machine's churn; a real
+# /var/qmail/queue or /var/spool/postfix does not share it either.
+smtp_dir=${BENCH_SMTP_DIR:-$(mktemp -d /qmail-rs-bench.XXXXXX)}
+chmod 755 "$smtp_dir"
+[ -n "${BENCH_SMTP_DIR:-}" ] || bench_atexit "rm -rf '$smtp_dir'"
+
 # qmail-rs behind our tcpserver.
-smtp_root=$BENCH_TMP/smtp-qmail
+smtp_root=$smtp_dir/smtp-qmail
 bench_qmail_tree "$smtp_root"
 smtp_home=$smtp_root/var/qmail
 echo bench.example > "$smtp_home/control/me"
@@ -109,7 +121,7 @@ smtp_xpid=$!
 bench_atexit "kill $smtp_xpid 2>/dev/null; wait $smtp_xpid 2>/dev/null"
 
 # Postfix, holding everything it accepts.
-smtp_pf=$BENCH_TMP/smtp-postfix
+smtp_pf=$smtp_dir/smtp-postfix
 smtp_pport=$(bench_free_port)
 bench_postfix_setup "$smtp_pf" "$smtp_pport" \
   'mydestination = bench.example' \
@@ -139,20 +151,13 @@ smtp_queued() {
     postfix) find "$smtp_pf/spool/hold" -type f | wc -l ;;
   esac
 }
-smtp_empty() {
-  case $1 in
-    qmail | qmail-exec) find "$smtp_home/queue"/{mess,info,intd,todo} -type f -delete ;;
-    postfix) postsuper -c "$smtp_pf/etc" -d ALL 2>/dev/null ;;
-  esac
-}
-# smtp_settle: let the deletions of smtp_empty age before the next run.
-# ext4 without a journal (as on some VMs) will not reuse an inode freed
-# less than 5 s ago, or 305 s while its inode-table block is still dirty,
-# and every new file scans past all such inodes from the start of its
-# block group: thousands of queue files deleted at once would make the
-# next run's file creations (either MTA's) slower by O(deleted). sync
-# cleans the blocks; 6 s ages them.
-smtp_settle() { sync; sleep "${BENCH_SMTP_SETTLE:-6}"; }
+# Queues are not emptied between runs: each run counts what it added.
+# Deleting thousands of queue files would tax the next runs' file
+# creations on ext4 without a journal (it will not reuse an inode freed
+# in the last minutes, and scans past each one from the start of the
+# block group for every new file), and would do so
+# unequally: qmail-rs makes two inodes per message (mess, intd), Postfix
+# one. The top-level directory is removed at exit.
 smtp_port() {
   case $1 in
     qmail) echo "$smtp_qport" ;;
@@ -164,7 +169,8 @@ smtp_port() {
 # smtp_run WHICH SESSIONS COUNT: one smtp-source run; prints msg/s and
 # the MTA's CPU milliseconds per message.
 smtp_run() {
-  local t0 t1 got c0 c1
+  local t0 t1 got c0 c1 n0
+  n0=$(smtp_queued "$1")
   c0=$(smtp_cpu "$1")
   t0=$(bench_now)
   smtp-source -s "$2" -m "$3" -l "$smtp_size" -M bench.example \
@@ -172,13 +178,11 @@ smtp_run() {
     { echo "bench: smtp: smtp-source against $1 failed" >&2; exit 1; }
   t1=$(bench_now)
   c1=$(smtp_cpu "$1")
-  got=$(smtp_queued "$1")
+  got=$(($(smtp_queued "$1") - n0))
   if [ "$got" != "$3" ]; then
     echo "bench: smtp: $1 queued $got of $3 messages" >&2
     exit 1
   fi
-  smtp_empty "$1"
-  smtp_settle
   echo "$(bench_rate "$3" "$t0" "$t1") $(echo "scale=2; ($c1 - $c0) / 1000 / $3" | bc -l)"
 }
 
@@ -189,7 +193,6 @@ for mta in qmail qmail-exec postfix; do
 done
 kill -0 "$smtp_dpid" 2>/dev/null ||
   { echo "bench: smtp: qmail-queued died: $(cat "$smtp_root/queued.log")" >&2; exit 1; }
-smtp_settle
 [ -n "$smtp_cg_qmail" ] && [ -n "$smtp_cg_postfix" ] ||
   echo "(no cgroup for CPU accounting: CPU per message shows 0)"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
