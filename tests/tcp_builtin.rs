@@ -36,6 +36,10 @@ impl Drop for Server {
 
 impl Server {
     fn start(h: &Host, program: &Path) -> Server {
+        Self::start_env(h, program, &[])
+    }
+
+    fn start_env(h: &Host, program: &Path, env: &[(&str, &str)]) -> Server {
         let cdb = h.root().join("tcp.smtp.cdb");
         let mut rules = Command::new(TCPRULES)
             .arg(&cdb)
@@ -57,6 +61,7 @@ impl Server {
             .env("QMAILRS_SINGLE_USER", "1")
             .env("QMAILQUEUE", h.qq())
             .env("QQ_SPOOL", h.spool())
+            .envs(env.iter().copied())
             .args(["-1", "-v", "-R", "-H", "-l", "oracle.example", "-x"])
             .arg(&cdb)
             .args(["127.0.0.1", "0"])
@@ -84,22 +89,22 @@ impl Server {
         Server { child, port, log }
     }
 
-    /// Wait for a log line starting with `prefix`; returns its rest.
-    fn wait_line(&self, prefix: &str) -> String {
+    fn count(&self, line: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| *l == line)
+            .count()
+    }
+
+    /// Wait until `line` has been logged more than `before` times.
+    fn wait_for(&self, line: &str, before: usize) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let found = self
-                .log
-                .lock()
-                .unwrap()
-                .iter()
-                .find_map(|l| l.strip_prefix(prefix).map(str::to_string));
-            if let Some(rest) = found {
-                return rest;
-            }
+        while self.count(line) <= before {
             assert!(
                 Instant::now() < deadline,
-                "no log line {prefix:?}: {:?}",
+                "no log line {line:?}: {:?}",
                 self.log
             );
             std::thread::sleep(Duration::from_millis(10));
@@ -133,7 +138,8 @@ impl Server {
 #[derive(Debug, PartialEq, Eq)]
 struct Process {
     comm: String,
-    /// The kinds of its open descriptors, by number (`socket`, `pipe`...).
+    /// The kinds of the open descriptors a program it runs inherits
+    /// (not close-on-exec), by number (`socket`, `pipe`...).
     fds: Vec<(u32, String)>,
 }
 
@@ -142,12 +148,21 @@ fn process(pid: u32) -> (Process, PathBuf) {
     let comm = std::fs::read_to_string(proc.join("comm")).unwrap();
     let mut fds: Vec<(u32, String)> = std::fs::read_dir(proc.join("fd"))
         .unwrap()
-        .map(|e| {
+        .filter_map(|e| {
             let e = e.unwrap();
-            let n = e.file_name().to_str().unwrap().parse().unwrap();
+            let n: u32 = e.file_name().to_str().unwrap().parse().unwrap();
+            let info = std::fs::read_to_string(proc.join(format!("fdinfo/{n}"))).unwrap();
+            let flags = info
+                .lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
+                .unwrap();
+            if flags & libc::O_CLOEXEC as u32 != 0 {
+                return None;
+            }
             let target = std::fs::read_link(e.path()).unwrap();
             let t = target.to_string_lossy();
-            (n, t.split(':').next().unwrap().to_string())
+            Some((n, t.split(':').next().unwrap().to_string()))
         })
         .collect();
     fds.sort();
@@ -155,9 +170,12 @@ fn process(pid: u32) -> (Process, PathBuf) {
     (Process { comm, fds }, exe)
 }
 
-/// One relayed message; returns the process as seen mid-session.
-fn session(s: &Server, h: &Host, expect_exe: &Path) -> Process {
+/// One relayed message; returns the process as seen mid-session, and its
+/// pid.
+fn session(s: &Server, h: &Host, expect_exe: &Path) -> (Process, u32) {
     let (mut c, pid) = s.connect();
+    let end = format!("tcpserver: end {pid} status 0");
+    let ended = s.count(&end);
     let (seen, exe) = process(pid);
     assert_eq!(exe, expect_exe, "which image serves the connection");
     c.send(b"HELO client.example\r\n");
@@ -184,8 +202,8 @@ fn session(s: &Server, h: &Host, expect_exe: &Path) -> Process {
     c.send(b"QUIT\r\n");
     assert_eq!(c.reply(), "221 oracle.example\r\n");
     assert!(c.at_eof());
-    assert_eq!(s.wait_line(&format!("tcpserver: end {pid} status ")), "0");
-    seen
+    s.wait_for(&end, ended);
+    (seen, pid)
 }
 
 /// `bin` with its in-process marker spoiled: the same code, exec'd.
@@ -213,10 +231,40 @@ fn in_process_qmail_smtpd_matches_exec() {
     install(&plain, &unmarked(&bin));
     let tcpserver = std::fs::canonicalize(TCPSERVER).unwrap();
 
-    // In-process: the connection is served by tcpserver's own image.
+    // In-process: the connection is served by tcpserver's own image, in
+    // a worker that serves the next connection too.
     let s = Server::start(&h, &ours);
-    let inproc = session(&s, &h, &tcpserver);
+    let (inproc, first) = session(&s, &h, &tcpserver);
     assert_eq!(inproc.comm, "qmail-smtpd\n");
+    // One connection at a time needs two workers (the busy one and a
+    // spare), however many connections come.
+    let mut pids = std::collections::BTreeSet::from([first]);
+    for _ in 0..3 {
+        let (again, pid) = session(&s, &h, &tcpserver);
+        assert_eq!(again, inproc, "the same start for every connection");
+        pids.insert(pid);
+    }
+    assert!(pids.len() <= 2, "reused workers: {pids:?}");
+    // N in `status: N/40` counts connections being served (at most two
+    // here: a worker's idle record may come after the next connection's
+    // busy one, as 0.88's reaping may come after the next accept).
+    s.wait_for(
+        "tcpserver: status: 0/40",
+        s.count("tcpserver: status: 0/40") - 1,
+    );
+    let log = s.log.lock().unwrap().clone();
+    let status: Vec<&String> = log.iter().filter(|l| l.contains("status: ")).collect();
+    assert_eq!(status[0], "tcpserver: status: 0/40");
+    assert!(
+        status
+            .iter()
+            .all(|l| ["0/40", "1/40", "2/40"].iter().any(|n| l.ends_with(n))),
+        "{log:?}"
+    );
+    assert!(
+        status.iter().filter(|l| l.ends_with(" 1/40")).count() >= 4,
+        "{log:?}"
+    );
 
     // SIGTERM kills it as it kills the exec'd program: tcpserver's own
     // handler (exit 0) must not survive into the child.
@@ -226,15 +274,36 @@ fn in_process_qmail_smtpd_matches_exec() {
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    assert_eq!(s.wait_line(&format!("tcpserver: end {pid} status ")), "15");
+    s.wait_for(&format!("tcpserver: end {pid} status 15"), 0);
 
     // The file replaced (an upgrade, a wrapper): exec from now on.
     std::fs::rename(&plain, &ours).unwrap();
-    let exec = session(&s, &h, &ours);
+    let (exec, _) = session(&s, &h, &ours);
     drop(s);
     assert_eq!(inproc, exec, "comm and descriptors as exec leaves them");
 
     // An unmarked program never runs in-process.
     let s = Server::start(&h, &ours);
     session(&s, &h, &ours);
+    drop(s);
+
+    // QMAILRS_TCPSERVER_REUSE=0: in-process, a fresh fork each time.
+    install(&ours, &bin);
+    let s = Server::start_env(&h, &ours, &[("QMAILRS_TCPSERVER_REUSE", "0")]);
+    let (forked, first) = session(&s, &h, &tcpserver);
+    let (_, second) = session(&s, &h, &tcpserver);
+    assert_ne!(first, second, "one process per connection");
+    assert_eq!(forked, inproc);
+    drop(s);
+
+    // Idle workers end with tcpserver.
+    let mut s = Server::start(&h, &ours);
+    let (_, worker) = session(&s, &h, &tcpserver);
+    let _ = s.child.kill();
+    let _ = s.child.wait();
+    let gone = Instant::now() + Duration::from_secs(5);
+    while Path::new(&format!("/proc/{worker}")).exists() {
+        assert!(Instant::now() < gone, "worker {worker} outlived tcpserver");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -43,6 +43,7 @@ use qmail::tcp::builtin::{self, Builtin};
 use qmail::tcp::conn;
 use qmail::tcp::options::{self, USAGE};
 use qmail::tcp::server::{self, Forked, Log};
+use qmail::tcp::workers;
 
 /// `fork(2)` for the accept loop.
 fn fork() -> std::io::Result<Forked> {
@@ -50,7 +51,7 @@ fn fork() -> std::io::Result<Forked> {
     // on the main thread; tests/tcp_server.rs checks /proc/PID/task), so
     // the child may allocate and run ordinary code before it execs.
     match unsafe { nix::unistd::fork() } {
-        Ok(nix::unistd::ForkResult::Parent { .. }) => Ok(Forked::Parent),
+        Ok(nix::unistd::ForkResult::Parent { child }) => Ok(Forked::Parent(child.as_raw())),
         Ok(nix::unistd::ForkResult::Child) => Ok(Forked::Child),
         Err(e) => Err(std::io::Error::from_raw_os_error(e as i32)),
     }
@@ -61,16 +62,26 @@ fn fork() -> std::io::Result<Forked> {
 /// caught signals; ignored ones stay ignored either way), descriptors
 /// marked close-on-exec are closed, and the process takes its name.
 fn run_builtin(b: Builtin, args: Vec<std::ffi::OsString>) -> u8 {
+    default_signals();
+    builtin::close_cloexec_fds();
+    builtin::set_process_name(b);
+    run_program(b, args).clamp(0, 255) as u8
+}
+
+/// The signals tcpserver catches back to their defaults.
+fn default_signals() {
     for sig in [libc::SIGTERM, libc::SIGCHLD] {
         // SAFETY: installing SIG_DFL runs no handler code; one thread.
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
-    builtin::close_cloexec_fds();
-    builtin::set_process_name(b);
-    let code = match b {
+}
+
+/// Run `b` in this process; the exit code. A reused worker's runner.
+fn run_program(b: Builtin, args: Vec<std::ffi::OsString>) -> i32 {
+    default_signals();
+    match b {
         Builtin::QmailSmtpd => qmail::smtp::program::main(args),
-    };
-    code.clamp(0, 255) as u8
+    }
 }
 
 fn main() -> ExitCode {
@@ -85,8 +96,13 @@ fn main() -> ExitCode {
     let log = Log {
         verbosity: o.verbosity,
     };
-    match server::run(&o, &fork) {
+    let program = workers::Program {
+        default_signals: &default_signals,
+        run: &run_program,
+    };
+    match server::run(&o, &fork, Some(&program)) {
         Ok(conn::Child::Builtin(b, args)) => ExitCode::from(run_builtin(b, args)),
+        Ok(conn::Child::Exit(code)) => ExitCode::from(code),
         Ok(conn::Child::Stop(stop)) => {
             // A connection child that did not run the program.
             if let conn::Stop::Drop(why) = &stop {

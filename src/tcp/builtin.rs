@@ -153,24 +153,44 @@ impl Found {
     }
 }
 
-/// Close every descriptor above 2 marked close-on-exec, as an exec
-/// would. Called in the connection child just before the program runs.
-pub fn close_cloexec_fds() {
-    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+/// The descriptors above 2 this process has open.
+pub fn open_fds() -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
-        return;
+        return Vec::new();
     };
-    let fds: Vec<i32> = dir
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .filter(|&fd| fd > 2)
-        .collect();
-    for fd in fds {
+        .collect()
+}
+
+/// Close every descriptor above 2 marked close-on-exec, as an exec
+/// would, except `keep`. Called in the connection child just before the
+/// program runs (after its caught signals are reset: a handler may
+/// write to one of them).
+pub fn close_cloexec_fds_except(keep: &[i32]) {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    for fd in open_fds() {
         // A stale number (read_dir's own descriptor, closed by now)
         // just fails.
         let Ok(flags) = fcntl(fd, FcntlArg::F_GETFD) else {
             continue;
         };
-        if FdFlag::from_bits_truncate(flags).contains(FdFlag::FD_CLOEXEC) {
+        if FdFlag::from_bits_truncate(flags).contains(FdFlag::FD_CLOEXEC) && !keep.contains(&fd) {
+            let _ = nix::unistd::close(fd);
+        }
+    }
+}
+
+/// [`close_cloexec_fds_except`] with nothing kept.
+pub fn close_cloexec_fds() {
+    close_cloexec_fds_except(&[]);
+}
+
+/// Close every descriptor above 2 but `keep`: what a program run in a
+/// reused worker left open.
+pub fn close_fds_except(keep: &[i32]) {
+    for fd in open_fds() {
+        if !keep.contains(&fd) {
             let _ = nix::unistd::close(fd);
         }
     }

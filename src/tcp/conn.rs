@@ -53,6 +53,8 @@ pub enum Child {
     Builtin(Builtin, Vec<OsString>),
     /// The program did not run.
     Stop(Stop),
+    /// A reused worker ([`super::workers`]) is done: exit with this code.
+    Exit(u8),
 }
 
 impl Stop {

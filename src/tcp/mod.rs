@@ -17,3 +17,4 @@ pub mod ident;
 pub mod options;
 pub mod rules;
 pub mod server;
+pub mod workers;

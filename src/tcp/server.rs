@@ -32,12 +32,13 @@ use super::builtin;
 use super::conn;
 use super::errstr::errstr;
 use super::options::{resolve_port, Options};
+use super::workers;
 
 /// Which side of a `fork()` the caller returned on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forked {
-    /// The original process.
-    Parent,
+    /// The original process; the new one has this pid.
+    Parent(i32),
     /// The new process.
     Child,
 }
@@ -184,7 +185,7 @@ fn drop_privileges(o: &Options) -> Result<(), Fatal> {
 }
 
 /// The raw `wait()` status 0.88 prints in `end` lines.
-fn raw_status(ws: WaitStatus) -> Option<(i32, i32)> {
+pub(super) fn raw_status(ws: WaitStatus) -> Option<(i32, i32)> {
     match ws {
         WaitStatus::Exited(pid, code) => Some((pid.as_raw(), (code & 0xff) << 8)),
         WaitStatus::Signaled(pid, sig, core) => {
@@ -198,7 +199,15 @@ fn raw_status(ws: WaitStatus) -> Option<(i32, i32)> {
 /// parent, and `Ok` only in a connection child whose program was not
 /// exec'd: a [`builtin`] to run in-process, or a stop (its exit code and
 /// message are the caller's).
-pub fn run(o: &Options, fork: Fork<'_>) -> Result<conn::Child, Fatal> {
+///
+/// `program` runs a builtin program in-process; with it, connections to
+/// a builtin are served by reused workers ([`super::workers`]) unless
+/// `QMAILRS_TCPSERVER_REUSE=0`.
+pub fn run(
+    o: &Options,
+    fork: Fork<'_>,
+    program: Option<&workers::Program<'_>>,
+) -> Result<conn::Child, Fatal> {
     let log = Log {
         verbosity: o.verbosity,
     };
@@ -235,6 +244,19 @@ pub fn run(o: &Options, fork: Fork<'_>) -> Result<conn::Child, Fatal> {
         let _ = nix::unistd::dup2(null.as_raw_fd(), 1);
     }
     listener.set_nonblocking(true).map_err(Fatal::Listen)?;
+    if let (Some(found), Some(program)) = (builtin.as_ref(), program) {
+        if workers::enabled(|k| std::env::var_os(k)) {
+            let setup = workers::Setup {
+                o,
+                listener: &listener,
+                found,
+                local_port: &local_port,
+                log,
+                program,
+            };
+            return workers::supervise(&setup, fork, &wake_r).map_err(Fatal::Socket);
+        }
+    }
 
     let mut children: u64 = 0;
     let status = |n: u64| log.line(2, format!("tcpserver: status: {n}/{}", o.limit).as_bytes());
@@ -278,7 +300,7 @@ pub fn run(o: &Options, fork: Fork<'_>) -> Result<conn::Child, Fatal> {
                 drop(wake_r);
                 return Ok(child(o, stream, peer, &local_port, builtin.as_ref()));
             }
-            Ok(Forked::Parent) => {}
+            Ok(Forked::Parent(_)) => {}
             Err(e) => {
                 log.line(
                     1,
