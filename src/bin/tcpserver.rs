@@ -22,9 +22,11 @@
 //! Binds first, then drops to `-g gid` (also the only supplementary group)
 //! and `-u uid` (`-U`: $GID and $UID), as 0.88 does. Each connection is
 //! served by a forked child, which execs the program with the dropped ids;
-//! when the program file is this release's qmail-smtpd, the child runs it
-//! without the exec, with the same environment and ids
-//! (`qmail::tcp::builtin`).
+//! when the program file is this release's qmail-smtpd, it runs without
+//! the exec, with the same environment and ids (`qmail::tcp::builtin`),
+//! in worker processes reused for up to 100 connections each
+//! (`qmail::tcp::workers`; `QMAILRS_TCPSERVER_REUSE=0`: one fork per
+//! connection).
 //!
 //! # Exit codes and messages (stderr; none with `-q`)
 //! * 100 — usage. 111 — `tcpserver: fatal: unable to bind: ERR` and the
