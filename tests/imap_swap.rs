@@ -460,8 +460,9 @@ fn list_lines(out: &str) -> Vec<String> {
 /// LIST order: Dovecot's list index puts the newest node first. Once
 /// Dovecot's LIST-STATUS has opened the folders (UIDVALIDITYs in its scan
 /// order) ours lists them as it does; CREATE puts a mailbox in front,
-/// a RENAME too, and a parent deleted with children stays listed until
-/// the next change, in both servers.
+/// a RENAME too (a parent without a directory renames its children),
+/// and a parent deleted with children stays listed until the next
+/// change, in both servers.
 #[test]
 fn list_order_follows_dovecot() {
     let env = setup();
@@ -484,7 +485,8 @@ fn list_order_follows_dovecot() {
     // The same changes in each server, on two copies of this state.
     let changes = "c1 CREATE New1\nc2 CREATE Alpha.Kid\nc3 LIST \"\" \"*\"\n\
                    c4 RENAME Zeta Zz\nc5 LIST \"\" \"*\"\nc6 DELETE Alpha\nc7 LIST \"\" \"*\"\n\
-                   c8 DELETE Alpha.Kid\nc9 LIST \"\" \"*\"\nc10 LOGOUT\n";
+                   c8 DELETE Alpha.Kid\nc9 LIST \"\" \"*\"\nc10 RENAME Beta Bq\nc11 CREATE Later\n\
+                   c12 LIST \"\" \"*\"\nc13 LOGOUT\n";
     let copy = tempfile::tempdir().unwrap();
     let md2 = copy.path().join("home/Maildir");
     copy_tree(&md, &md2);

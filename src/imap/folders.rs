@@ -131,16 +131,17 @@ fn folder_dirs(root: &Path) -> io::Result<Vec<String>> {
 /// order Dovecot's scan met them; a folder nobody opened yet (no
 /// `dovecot-uidlist`) is newer than all of those, reverse-alphabetical
 /// standing in for the recording machine's reverse directory order; a
-/// rename moves the mailbox to the front only for the session that
-/// made it (Dovecot keeps that in its list index).
+/// CREATE or RENAME in this session puts the mailbox in front of all
+/// (for a rename: only for the session that made it, Dovecot keeps that
+/// in its list index; a creation's UIDVALIDITY keeps it in front).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Rank {
     /// The UIDVALIDITY in its `dovecot-uidlist`.
     Known(u32),
     /// No uidlist yet.
     Unopened(String),
-    /// Renamed in this session (higher = later).
-    Renamed(usize),
+    /// Created or renamed in this session (higher = later).
+    Session(usize),
 }
 
 /// The UIDVALIDITY from the header of `dir`'s `dovecot-uidlist`.
@@ -156,27 +157,29 @@ pub fn uid_validity(dir: &Path) -> Option<u32> {
     }
 }
 
-/// What a session remembers that Dovecot's list index would: renamed
-/// mailboxes (in rename order) and mailboxes deleted while they had
-/// children, which Dovecot's index goes on listing until its next
-/// refresh.
+/// What a session remembers that Dovecot's list index would: mailboxes
+/// created or renamed (in that order; a rename's children moved with it)
+/// and mailboxes deleted while they had children, which Dovecot's index
+/// goes on listing until its next refresh.
 #[derive(Debug, Clone, Default)]
 pub struct ListState {
-    pub renamed: Vec<String>,
+    /// (name, children included).
+    pub added: Vec<(String, bool)>,
     pub ghosts: Vec<(String, Rank)>,
 }
 
 impl ListState {
     /// The rank of an existing folder directory.
     pub fn rank(&self, root: &Path, name: &str) -> Rank {
-        let under = |r: &String| {
+        let under = |(r, tree): &(String, bool)| {
             name == r
-                || name
-                    .strip_prefix(r.as_str())
-                    .is_some_and(|x| x.starts_with('.'))
+                || (*tree
+                    && name
+                        .strip_prefix(r.as_str())
+                        .is_some_and(|x| x.starts_with('.')))
         };
-        if let Some(k) = self.renamed.iter().rposition(under) {
-            return Rank::Renamed(k);
+        if let Some(k) = self.added.iter().rposition(under) {
+            return Rank::Session(k);
         }
         match uid_validity(&path(root, name)) {
             Some(v) => Rank::Known(v),
@@ -184,9 +187,14 @@ impl ListState {
         }
     }
 
-    /// A rename `from` → `to` happened.
+    /// A rename to `to` happened.
     pub fn renamed(&mut self, to: &str) {
-        self.renamed.push(to.to_string());
+        self.added.push((to.to_string(), true));
+    }
+
+    /// `name` was created.
+    pub fn created(&mut self, name: &str) {
+        self.added.push((name.to_string(), false));
     }
 }
 

@@ -752,6 +752,7 @@ impl<R: Wait, W: Write> Session<R, W> {
         // Dovecot writes the uidlist (and so the UIDVALIDITY) at once.
         sync::open(&p, self.root(), sync::Mode::ReadOnly)?;
         self.list.ghosts.clear();
+        self.list.created(&name);
         Ok(Reply::Ok("Create completed.".into()))
     }
 
@@ -805,7 +806,15 @@ impl<R: Wait, W: Write> Session<R, W> {
         if folders::is_inbox(&from) {
             return Ok(Reply::No("[CANNOT] Renaming INBOX isn't supported".into()));
         }
-        if !folders::exists(self.root(), &from) {
+        // A parent without its own directory renames its children.
+        let prefix = format!(".{from}.");
+        let has_children = fs::read_dir(self.root())?.flatten().any(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix))
+        });
+        let own = folders::exists(self.root(), &from);
+        if !own && !has_children {
             return Ok(Reply::No(format!(
                 "[NONEXISTENT] Mailbox doesn't exist: {from}"
             )));
@@ -822,8 +831,10 @@ impl<R: Wait, W: Write> Session<R, W> {
             return Ok(Reply::No("[CANNOT] Invalid mailbox name".into()));
         }
         // The folder and every child directory.
-        let prefix = format!(".{from}.");
-        let mut moves = vec![(format!(".{from}"), format!(".{to}"))];
+        let mut moves = Vec::new();
+        if own {
+            moves.push((format!(".{from}"), format!(".{to}")));
+        }
         for e in fs::read_dir(self.root())?.flatten() {
             if let Ok(n) = e.file_name().into_string() {
                 if let Some(rest) = n.strip_prefix(&prefix) {
