@@ -396,7 +396,11 @@ impl<R: Wait, W: Write> Session<R, W> {
             return Ok(bad(cmd, "Invalid reference"));
         };
         let patterns: Vec<String> = match args.get(i + 1) {
-            Some(Arg::List(l)) if !lsub => l.iter().filter_map(Arg::string).collect(),
+            // A pattern list makes it an extended LIST (RFC 5258).
+            Some(Arg::List(l)) if !lsub => {
+                extended = true;
+                l.iter().filter_map(Arg::string).collect()
+            }
             Some(a) => match a.string() {
                 Some(p) => vec![p],
                 None => return Ok(bad(cmd, "Invalid pattern")),
@@ -438,6 +442,7 @@ impl<R: Wait, W: Write> Session<R, W> {
         let subs = self.read_subscriptions();
         let subscribed_sel = sel_opts.iter().any(|o| o == "SUBSCRIBED");
         let special_sel = sel_opts.iter().any(|o| o == "SPECIAL-USE");
+        let recursive = subscribed_sel && sel_opts.iter().any(|o| o == "RECURSIVEMATCH");
         let want = |n: &str| {
             patterns
                 .iter()
@@ -516,10 +521,22 @@ impl<R: Wait, W: Write> Session<R, W> {
                     attrs.extend(su);
                 }
             }
+            // RECURSIVEMATCH: a subscribed child the pattern does not show.
+            let childinfo = recursive
+                && subs.names.iter().any(|c| {
+                    c.strip_prefix(e.name.as_str())
+                        .is_some_and(|r| r.starts_with('.'))
+                        && !want(c)
+                });
             let l = format!(
-                "* LIST ({}) \".\" {}",
+                "* LIST ({}) \".\" {}{}",
                 attrs.join(" "),
-                folders::quote(&e.name)
+                folders::quote(&e.name),
+                if childinfo {
+                    " (CHILDINFO (\"SUBSCRIBED\"))"
+                } else {
+                    ""
+                }
             );
             self.out(&l)?;
             if !status_items.is_empty() && e.exists {
