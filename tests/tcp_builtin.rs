@@ -113,6 +113,13 @@ impl Server {
 
     /// Connect; returns the client (greeting read) and the child's pid.
     fn connect(&self) -> (Client, u32) {
+        let pid_lines = |log: &[String]| {
+            log.iter()
+                .filter_map(|l| l.strip_prefix("tcpserver: pid "))
+                .filter_map(|r| r.split(' ').next()?.parse().ok())
+                .collect::<Vec<u32>>()
+        };
+        let before = pid_lines(&self.log.lock().unwrap()).len();
         let s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let fd: std::os::fd::OwnedFd = s.into();
@@ -122,14 +129,17 @@ impl Server {
             greeting.starts_with("220 oracle.example ESMTP"),
             "{greeting}"
         );
-        let log = self.log.lock().unwrap().clone();
-        let pid = log
-            .iter()
-            .rev()
-            .find_map(|l| l.strip_prefix("tcpserver: pid "))
-            .and_then(|r| r.split(' ').next())
-            .and_then(|p| p.parse().ok())
-            .expect("pid line");
+        // The line was written before the greeting; our reader thread
+        // may not have it yet.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let pid = loop {
+            let pids = pid_lines(&self.log.lock().unwrap());
+            if pids.len() > before {
+                break pids[before];
+            }
+            assert!(Instant::now() < deadline, "no pid line");
+            std::thread::sleep(Duration::from_millis(5));
+        };
         (c, pid)
     }
 }
@@ -265,6 +275,19 @@ fn in_process_qmail_smtpd_matches_exec() {
         status.iter().filter(|l| l.ends_with(" 1/40")).count() >= 4,
         "{log:?}"
     );
+    // 0.88's order: the parent's `status` line after an accept comes
+    // before the connection's `pid` line.
+    let mut busy_lines = 0;
+    let mut pid_lines = 0;
+    for l in &log {
+        if l.starts_with("tcpserver: status: ") && !l.ends_with(" 0/40") {
+            busy_lines += 1;
+        }
+        if l.starts_with("tcpserver: pid ") {
+            pid_lines += 1;
+            assert!(busy_lines >= pid_lines, "status before pid: {log:?}");
+        }
+    }
 
     // SIGTERM kills it as it kills the exec'd program: tcpserver's own
     // handler (exit 0) must not survive into the child.

@@ -18,7 +18,9 @@
 //!
 //! Protocol between workers and the parent: 5-byte records on a pipe,
 //! `B` or `I` (busy: accepted a connection; idle: done with it) and the
-//! worker's pid, little-endian. The parent reaps workers; one that dies
+//! worker's pid, little-endian; a worker that sent `B` waits for one
+//! byte on its own pipe, sent after the parent's `status` line, so the
+//! lines come in 0.88's order (`status`, then `pid`). The parent reaps workers; one that dies
 //! busy (killed, or it exec'd the program) gets its `end` line from the
 //! parent, from the wait status, as 0.88 prints it.
 
@@ -63,15 +65,23 @@ fn record(kind: u8, pid: u32) -> [u8; 5] {
     [kind, p[0], p[1], p[2], p[3]]
 }
 
+/// The parent's view of one worker.
+struct Worker {
+    busy: bool,
+    /// One byte here lets a worker that reported busy go on, after the
+    /// parent's `status` line (0.88 prints it before the child's `pid`).
+    ack: std::fs::File,
+}
+
 /// The parent's view of its workers.
 struct Pool {
-    workers: BTreeMap<i32, bool>,
+    workers: BTreeMap<i32, Worker>,
     busy: u64,
 }
 
 impl Pool {
     fn idle(&self) -> usize {
-        self.workers.values().filter(|b| !**b).count()
+        self.workers.values().filter(|w| !w.busy).count()
     }
 }
 
@@ -115,13 +125,15 @@ pub fn supervise(
     let mut pending: Vec<u8> = Vec::new();
     loop {
         while pool.idle() == 0 && (pool.workers.len() as u64) < s.o.limit {
+            let (ack_r, ack_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
             match fork() {
                 Ok(Forked::Child) => {
-                    drop(status_r);
-                    return Ok(Child::Exit(worker(s, status_w, parent)));
+                    drop((status_r, ack_w, pool));
+                    return Ok(Child::Exit(worker(s, status_w, ack_r, parent)));
                 }
                 Ok(Forked::Parent(pid)) => {
-                    pool.workers.insert(pid, false);
+                    let ack = std::fs::File::from(ack_w);
+                    pool.workers.insert(pid, Worker { busy: false, ack });
                 }
                 Err(e) => {
                     let why = format!("dropping connection, unable to fork: {}", errstr(&e));
@@ -146,7 +158,7 @@ pub fn supervise(
             };
             // Whatever it said before dying is in the pipe by now.
             drain(&mut status_r, &mut pending, &mut pool, &status);
-            if pool.workers.remove(&pid) == Some(true) {
+            if pool.workers.remove(&pid).is_some_and(|w| w.busy) {
                 s.log
                     .line(2, format!("tcpserver: end {pid} status {raw}").as_bytes());
                 pool.busy = pool.busy.saturating_sub(1);
@@ -168,17 +180,18 @@ fn drain(r: &mut std::fs::File, pending: &mut Vec<u8>, pool: &mut Pool, status: 
     let whole = pending.len() / 5 * 5;
     for rec in pending[..whole].chunks(5) {
         let pid = u32::from_le_bytes([rec[1], rec[2], rec[3], rec[4]]) as i32;
-        let Some(busy) = pool.workers.get_mut(&pid) else {
+        let Some(w) = pool.workers.get_mut(&pid) else {
             continue;
         };
         match rec[0] {
-            b'B' if !*busy => {
-                *busy = true;
+            b'B' if !w.busy => {
+                w.busy = true;
                 pool.busy += 1;
                 status(pool.busy);
+                let _ = w.ack.write_all(b"+");
             }
-            b'I' if *busy => {
-                *busy = false;
+            b'I' if w.busy => {
+                w.busy = false;
                 pool.busy = pool.busy.saturating_sub(1);
                 status(pool.busy);
             }
@@ -190,12 +203,17 @@ fn drain(r: &mut std::fs::File, pending: &mut Vec<u8>, pool: &mut Pool, status: 
 
 /// A worker: accept, serve, repeat; exits when its parent is gone, after
 /// [`MAX_USES`] connections, or when idle long with a sibling idle too.
-fn worker(s: &Setup<'_>, status_w: OwnedFd, parent: nix::unistd::Pid) -> u8 {
+fn worker(s: &Setup<'_>, status_w: OwnedFd, ack_r: OwnedFd, parent: nix::unistd::Pid) -> u8 {
     let mut status_w = std::fs::File::from(status_w);
+    let mut ack_r = std::fs::File::from(ack_r);
     // Signals first: the parent's SIGCHLD handler writes to a descriptor
     // closed next.
     (s.program.default_signals)();
-    builtin::close_cloexec_fds_except(&[s.listener.as_raw_fd(), status_w.as_raw_fd()]);
+    builtin::close_cloexec_fds_except(&[
+        s.listener.as_raw_fd(),
+        status_w.as_raw_fd(),
+        ack_r.as_raw_fd(),
+    ]);
     // What is open now (ours, and what tcpserver inherited, which every
     // program gets) stays; anything a program leaves open goes.
     let keep = builtin::open_fds();
@@ -224,6 +242,8 @@ fn worker(s: &Setup<'_>, status_w: OwnedFd, parent: nix::unistd::Pid) -> u8 {
             }
         };
         let _ = status_w.write_all(&record(b'B', me));
+        // EOF (the parent is gone) goes on too: the client is accepted.
+        let _ = ack_r.read(&mut [0u8; 1]);
         let code = serve_one(s, stream, peer, &base_env, cwd.as_deref(), &keep);
         s.log.line(
             2,
