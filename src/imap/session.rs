@@ -463,9 +463,26 @@ impl<R: Wait, W: Write> Session<R, W> {
             Err(e) => return Ok(internal(&e)),
         };
         if subscribed_sel {
-            // Dovecot walks the subscriptions (file order) for this one.
-            entries = subs
-                .names
+            // Dovecot walks the subscriptions (file order) for this one;
+            // with RECURSIVEMATCH a subscribed name the pattern hides
+            // brings its highest ancestor the pattern shows.
+            let mut names: Vec<String> = Vec::new();
+            for n in &subs.names {
+                let mut pick = n.clone();
+                if recursive && !want(n) {
+                    let parts: Vec<&str> = n.split('.').collect();
+                    if let Some(a) = (1..parts.len())
+                        .map(|k| parts[..k].join("."))
+                        .find(|a| want(a))
+                    {
+                        pick = a;
+                    }
+                }
+                if !names.contains(&pick) {
+                    names.push(pick);
+                }
+            }
+            entries = names
                 .iter()
                 .map(|n| {
                     entries
@@ -489,7 +506,14 @@ impl<R: Wait, W: Write> Session<R, W> {
             }
             let is_sub = subs.names.iter().any(|s| s == &e.name);
             let su = folders::special_use(&e.name);
-            if (subscribed_sel && !is_sub) || (special_sel && su.is_none()) {
+            // RECURSIVEMATCH: a subscribed child the pattern does not show.
+            let childinfo = recursive
+                && subs.names.iter().any(|c| {
+                    c.strip_prefix(e.name.as_str())
+                        .is_some_and(|r| r.starts_with('.'))
+                        && !want(c)
+                });
+            if (subscribed_sel && !is_sub && !childinfo) || (special_sel && su.is_none()) {
                 continue;
             }
             let mut attrs: Vec<&str> = Vec::new();
@@ -521,13 +545,6 @@ impl<R: Wait, W: Write> Session<R, W> {
                     attrs.extend(su);
                 }
             }
-            // RECURSIVEMATCH: a subscribed child the pattern does not show.
-            let childinfo = recursive
-                && subs.names.iter().any(|c| {
-                    c.strip_prefix(e.name.as_str())
-                        .is_some_and(|r| r.starts_with('.'))
-                        && !want(c)
-                });
             let l = format!(
                 "* LIST ({}) \".\" {}{}",
                 attrs.join(" "),
@@ -1323,6 +1340,29 @@ mod tests {
         let text = String::from_utf8_lossy(&out);
         assert!(text.contains("* 2 EXISTS\r\n"), "{text}");
         assert!(text.contains("c OK Logout completed ("), "{text}");
+    }
+
+    /// Dovecot's answers (its oracle, tests/imap_swap.rs style): a
+    /// pattern list is an extended LIST; RECURSIVEMATCH reports a
+    /// subscribed child the pattern hides; a parent without a directory
+    /// renames its children.
+    #[test]
+    fn list_extended_and_virtual_rename() {
+        let out = run(
+            b"a CREATE P.Kid\r\nb SUBSCRIBE Sent\r\nc SUBSCRIBE P.Kid\r\n\
+            d LIST \"\" (\"INBOX\" \"Sent\")\r\n\
+            e LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"\r\n\
+            f RENAME P Q\r\ng LIST \"\" \"Q*\"\r\nh LOGOUT\r\n",
+        );
+        let text = String::from_utf8_lossy(&out);
+        for want in [
+            "* LIST () \".\" Sent\r\n* LIST () \".\" INBOX\r\n",
+            "* LIST (\\Subscribed) \".\" Sent\r\n* LIST (\\NonExistent) \".\" P (CHILDINFO (\"SUBSCRIBED\"))\r\n",
+            "f OK Rename completed",
+            "* LIST (\\Noselect \\HasChildren) \".\" Q\r\n* LIST (\\HasNoChildren) \".\" Q.Kid\r\n",
+        ] {
+            assert!(text.contains(want), "{want:?} in {text}");
+        }
     }
 
     proptest! {
