@@ -40,6 +40,15 @@ impl Server {
     }
 
     fn start_env(h: &Host, program: &Path, env: &[(&str, &str)]) -> Server {
+        Self::start_rules(
+            h,
+            program,
+            env,
+            "127.0.0.1:allow,RELAYCLIENT=\"\",SEEN=\"rule\"\n",
+        )
+    }
+
+    fn start_rules(h: &Host, program: &Path, env: &[(&str, &str)], rules_text: &str) -> Server {
         let cdb = h.root().join("tcp.smtp.cdb");
         let mut rules = Command::new(TCPRULES)
             .arg(&cdb)
@@ -47,11 +56,7 @@ impl Server {
             .stdin(Stdio::piped())
             .spawn()
             .unwrap();
-        std::io::Write::write_all(
-            rules.stdin.as_mut().unwrap(),
-            b"127.0.0.1:allow,RELAYCLIENT=\"\",SEEN=\"rule\"\n",
-        )
-        .unwrap();
+        std::io::Write::write_all(rules.stdin.as_mut().unwrap(), rules_text.as_bytes()).unwrap();
         drop(rules.stdin.take());
         assert!(rules.wait().unwrap().success());
         let mut child = Command::new(TCPSERVER)
@@ -317,6 +322,39 @@ fn in_process_qmail_smtpd_matches_exec() {
     let (_, second) = session(&s, &h, &tcpserver);
     assert_ne!(first, second, "one process per connection");
     assert_eq!(forked, inproc);
+    drop(s);
+
+    // What one connection's AUTH granted (RELAYCLIENT in the
+    // environment) is gone for the next ones, whichever worker serves them.
+    let auth_env = [("FORCETLS", "0"), ("SMTPAUTH", "")];
+    let s = Server::start_rules(&h, &ours, &auth_env, "127.0.0.1:allow\n");
+    let relay = |c: &mut Client| {
+        c.send(b"MAIL FROM:<a@client.example>\r\nRCPT TO:<b@elsewhere.example>\r\n");
+        assert_eq!(c.reply(), "250 ok\r\n");
+        c.reply()
+    };
+    let (mut c, _) = s.connect();
+    c.send(b"EHLO client.example\r\n");
+    assert!(c.reply().starts_with("250-oracle.example"));
+    c.send(b"AUTH PLAIN AHRlc3R1c2VyAHNlY3JldA==\r\n");
+    assert_eq!(c.reply(), "235 ok, go ahead (#2.0.0)\r\n");
+    assert_eq!(relay(&mut c), "250 ok\r\n");
+    c.send(b"QUIT\r\n");
+    assert!(c.reply().starts_with("221 "));
+    assert!(c.at_eof());
+    for _ in 0..3 {
+        let (mut c, _) = s.connect();
+        c.send(b"HELO client.example\r\n");
+        c.reply();
+        let r = relay(&mut c);
+        assert!(
+            r.starts_with("553 sorry, that domain isn't in my list of allowed rcpthosts"),
+            "{r}"
+        );
+        c.send(b"QUIT\r\n");
+        c.reply();
+        assert!(c.at_eof());
+    }
     drop(s);
 
     // Idle workers end with tcpserver.
