@@ -467,6 +467,45 @@ fn parallel_injections_land_once_each() {
         .is_none());
 }
 
+/// The ids of the daemon's request threads.
+fn request_threads(d: &Daemon) -> Vec<String> {
+    let dir = format!("/proc/{}/task", d.child.id());
+    let mut tids: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let tid = e.ok()?.file_name().into_string().ok()?;
+            let comm = fs::read_to_string(format!("{dir}/{tid}/comm")).ok()?;
+            comm.starts_with("qmail-queued re").then_some(tid)
+        })
+        .collect();
+    tids.sort();
+    tids
+}
+
+#[test]
+fn request_threads_are_reused() {
+    let h = Host::new(Mode::Single);
+    let d = h.start();
+    let (o, _) = h.inject("nobody", "Subject: one\n\n1\n");
+    assert!(o.status.success(), "{o:?}");
+    let first = request_threads(&d);
+    assert!(
+        (1..=2).contains(&first.len()),
+        "threads wait for the next request: {first:?}"
+    );
+    for i in 0..5 {
+        let (o, _) = h.inject("nobody", &format!("Subject: {i}\n\n{i}\n"));
+        assert!(o.status.success(), "{o:?}");
+    }
+    assert_eq!(
+        request_threads(&d),
+        first,
+        "the same thread served them all"
+    );
+    assert_eq!(h.todo().len(), 6);
+    assert!(!h.queue_ran());
+}
+
 /// Wait until the daemon has made the mess file of a message.
 fn wait_for_mess(h: &Host) {
     let t0 = Instant::now();

@@ -192,6 +192,61 @@ pub const MAX_REQUESTS: usize = 1000;
 /// Counts a request in flight while it lives.
 struct InFlight<'a>(&'a AtomicUsize);
 
+/// Requests waiting for a thread, and how many threads wait for them.
+#[derive(Default)]
+struct Pool {
+    state: std::sync::Mutex<PoolState>,
+    ready: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct PoolState {
+    waiting: std::collections::VecDeque<UnixStream>,
+    idle: usize,
+    closed: bool,
+}
+
+impl Pool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queue a request; true when no thread is free for it (start one).
+    fn push(&self, stream: UnixStream) -> bool {
+        let mut st = self.lock();
+        st.waiting.push_back(stream);
+        self.ready.notify_one();
+        st.waiting.len() > st.idle
+    }
+
+    /// No more requests: the threads end once the queue is empty.
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
+
+    /// A pooled thread: serve requests until the pool is closed and empty.
+    fn work(&self, serve: impl Fn(UnixStream)) {
+        loop {
+            let job = {
+                let mut st = self.lock();
+                loop {
+                    if let Some(job) = st.waiting.pop_front() {
+                        break job;
+                    }
+                    if st.closed {
+                        return;
+                    }
+                    st.idle += 1;
+                    st = self.ready.wait(st).unwrap_or_else(|p| p.into_inner());
+                    st.idle -= 1;
+                }
+            };
+            serve(job);
+        }
+    }
+}
+
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
@@ -260,18 +315,21 @@ impl Server {
     /// then take what is already waiting, close the socket (new clients
     /// run qmail-queue), finish the requests in flight and return.
     pub fn serve(&self, listener: UnixListener, stop: BorrowedFd) -> Result<(), ServeError> {
+        let pool = Pool::default();
         std::thread::scope(|s| {
-            let result = self.accept_until(&listener, stop, s);
+            let result = self.accept_until(&listener, stop, s, &pool);
             drop(listener);
+            pool.close();
             result
         })
     }
 
-    fn accept_until<'s>(
-        &'s self,
+    fn accept_until<'scope, 'env>(
+        &'env self,
         listener: &UnixListener,
         stop: BorrowedFd,
-        s: &'s std::thread::Scope<'s, '_>,
+        s: &'scope std::thread::Scope<'scope, 'env>,
+        pool: &'env Pool,
     ) -> Result<(), ServeError> {
         loop {
             let mut fds = [
@@ -309,18 +367,23 @@ impl Server {
                     self.in_flight.fetch_sub(1, Ordering::Relaxed);
                     continue;
                 }
-                let counted = InFlight(&self.in_flight);
-                let spawned = std::thread::Builder::new()
-                    .name("qmail-queued request".into())
-                    .stack_size(256 * 1024)
-                    .spawn_scoped(s, move || {
-                        let _counted = counted;
-                        self.handle(stream)
-                    });
-                if let Err(e) = spawned {
-                    // The connection is gone with the closure, unanswered:
-                    // its client runs qmail-queue.
-                    (self.warn)(&format!("warning: unable to start a thread: {e}"));
+                // Threads that finished a request wait for the next one:
+                // a thread start per request cost about as much as the
+                // queue work. A new thread only when none is free.
+                if pool.push(stream) {
+                    let spawned = std::thread::Builder::new()
+                        .name("qmail-queued request".into())
+                        .stack_size(256 * 1024)
+                        .spawn_scoped(s, move || {
+                            pool.work(|stream| {
+                                let _counted = InFlight(&self.in_flight);
+                                self.handle(stream)
+                            })
+                        });
+                    if let Err(e) = spawned {
+                        // The request waits for a thread that is busy now.
+                        (self.warn)(&format!("warning: unable to start a thread: {e}"));
+                    }
                 }
             }
             if stopping {
