@@ -184,6 +184,18 @@ fn drop_privileges(o: &Options) -> Result<(), Fatal> {
     Ok(())
 }
 
+/// Put /dev/null on fds 0 and 1.
+pub(super) fn null_stdio() {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        let _ = nix::unistd::dup2(null.as_raw_fd(), 0);
+        let _ = nix::unistd::dup2(null.as_raw_fd(), 1);
+    }
+}
+
 /// The raw `wait()` status 0.88 prints in `end` lines.
 pub(super) fn raw_status(ws: WaitStatus) -> Option<(i32, i32)> {
     match ws {
@@ -235,14 +247,7 @@ pub fn run(
         let _ = out.flush();
     }
     // 0.88 closes fds 0 and 1; /dev/null keeps them from being reused.
-    if let Ok(null) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
-        let _ = nix::unistd::dup2(null.as_raw_fd(), 0);
-        let _ = nix::unistd::dup2(null.as_raw_fd(), 1);
-    }
+    null_stdio();
     listener.set_nonblocking(true).map_err(Fatal::Listen)?;
     if let (Some(found), Some(program)) = (builtin.as_ref(), program) {
         if workers::enabled(|k| std::env::var_os(k)) {

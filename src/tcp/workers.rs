@@ -38,7 +38,7 @@ use super::builtin::{self, Builtin, Found};
 use super::conn::{self, Child};
 use super::errstr::errstr;
 use super::options::Options;
-use super::server::{raw_status, Fork, Forked, Log};
+use super::server::{null_stdio, raw_status, Fork, Forked, Log};
 
 /// Connections one worker serves before it exits (Postfix's `max_use`).
 pub const MAX_USES: u32 = 100;
@@ -291,14 +291,7 @@ fn serve_one(
         Child::Exit(c) => i32::from(c),
     };
     // The client sees the end now, not when the next one comes.
-    if let Ok(null) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    {
-        let _ = nix::unistd::dup2(null.as_raw_fd(), 0);
-        let _ = nix::unistd::dup2(null.as_raw_fd(), 1);
-    }
+    null_stdio();
     builtin::close_fds_except(keep);
     code
 }
