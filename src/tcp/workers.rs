@@ -238,7 +238,17 @@ fn worker(s: &Setup<'_>, status_w: OwnedFd, ack_r: OwnedFd, parent: nix::unistd:
             match s.listener.accept() {
                 Ok(x) => break x,
                 Err(_) if used > 0 && idle_since.elapsed() > IDLE_EXIT => return 0,
-                Err(_) => {}
+                // The 1 s timeout, or a client that gave up: try again.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::Interrupted
+                            | std::io::ErrorKind::ConnectionAborted
+                    ) => {}
+                // Out of descriptors or memory: no busy loop.
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
         };
         let _ = status_w.write_all(&record(b'B', me));
