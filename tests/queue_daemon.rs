@@ -497,10 +497,13 @@ fn request_threads_are_reused() {
         let (o, _) = h.inject("nobody", &format!("Subject: {i}\n\n{i}\n"));
         assert!(o.status.success(), "{o:?}");
     }
-    assert_eq!(
-        request_threads(&d),
-        first,
-        "the same thread served them all"
+    // A request may come before the last one's thread waits again (the
+    // client has its answer first), so a second thread may start; the
+    // first still lives, where one thread per request would have ended.
+    let after = request_threads(&d);
+    assert!(
+        first.iter().all(|t| after.contains(t)) && after.len() <= 3,
+        "threads reused: {first:?} then {after:?}"
     );
     assert_eq!(h.todo().len(), 6);
     assert!(!h.queue_ran());
