@@ -149,7 +149,10 @@ impl Found {
     /// Is the file still the one examined, and still executable by us?
     /// Checked in each connection child before running it in-process.
     pub fn still_valid(&self) -> bool {
-        Stamp::of(&self.path).as_ref() == Some(&self.stamp) && executable(&self.path)
+        // The stamp already says it is the same regular file: one stat and
+        // one access per connection, not a second stat.
+        Stamp::of(&self.path).as_ref() == Some(&self.stamp)
+            && nix::unistd::access(&self.path, nix::unistd::AccessFlags::X_OK).is_ok()
     }
 }
 
