@@ -120,7 +120,11 @@ fn resolve(program: &OsStr) -> Option<PathBuf> {
 }
 
 fn executable(f: &Path) -> bool {
-    f.is_file() && nix::unistd::access(f, nix::unistd::AccessFlags::X_OK).is_ok()
+    f.is_file() && may_execute(f)
+}
+
+fn may_execute(f: &Path) -> bool {
+    nix::unistd::access(f, nix::unistd::AccessFlags::X_OK).is_ok()
 }
 
 /// Is `program` one of ours? Reads the file once; `None` (exec it) for
@@ -151,8 +155,7 @@ impl Found {
     pub fn still_valid(&self) -> bool {
         // The stamp already says it is the same regular file: one stat and
         // one access per connection, not a second stat.
-        Stamp::of(&self.path).as_ref() == Some(&self.stamp)
-            && nix::unistd::access(&self.path, nix::unistd::AccessFlags::X_OK).is_ok()
+        Stamp::of(&self.path).as_ref() == Some(&self.stamp) && may_execute(&self.path)
     }
 }
 
