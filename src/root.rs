@@ -29,6 +29,13 @@ pub fn is_privileged_exec() -> bool {
 }
 
 fn at_secure() -> bool {
+    // Fixed at exec (a fork inherits it), so read once: every path lookup
+    // of a long-lived worker asks.
+    static SECURE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SECURE.get_or_init(read_at_secure)
+}
+
+fn read_at_secure() -> bool {
     // /proc/self/auxv holds (key, value) pairs of native words.
     const AT_SECURE: u64 = 23;
     let Ok(raw) = std::fs::read("/proc/self/auxv") else {

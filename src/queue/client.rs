@@ -13,7 +13,7 @@
 //! (nothing is written before), qmail-queue is run as always.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
@@ -109,7 +109,7 @@ enum Backend {
 pub struct Injection {
     backend: Backend,
     pid: u32,
-    message: Option<File>,
+    message: Option<BufWriter<File>>,
     envelope: Option<File>,
     broken: bool,
 }
@@ -142,7 +142,10 @@ impl Injection {
             .spawn()
             .map_err(|_| QQ_EXEC)?;
         let mut child = child;
-        let message = child.stdin.take().map(|s| File::from(OwnedFd::from(s)));
+        let message = child
+            .stdin
+            .take()
+            .map(|s| buffered(File::from(OwnedFd::from(s))));
         Ok(Injection {
             pid: child.id(),
             backend: Backend::Exec(child),
@@ -179,7 +182,7 @@ impl Injection {
         Some(Injection {
             backend: Backend::Daemon(stream),
             pid: std::process::id(),
-            message: Some(File::from(msg_w)),
+            message: Some(buffered(File::from(msg_w))),
             envelope: Some(File::from(env_w)),
             broken: false,
         })
@@ -211,7 +214,15 @@ impl Injection {
 
     /// Close the message, write the envelope, wait for the verdict.
     pub fn close(mut self, envelope: &Envelope) -> Result<(), QqError> {
-        drop(self.message.take());
+        if let Some(m) = self.message.take() {
+            // After a failure the rest stays unwritten, as qmail_close
+            // skips its flush: the queue sees a truncated message.
+            if self.broken {
+                drop(m.into_parts());
+            } else if m.into_inner().is_err() {
+                self.broken = true;
+            }
+        }
         if !self.broken {
             let mut bytes = Vec::new();
             match envelope.write(&mut bytes) {
@@ -243,6 +254,16 @@ impl Injection {
             code => result_for_exit(code).map_or(Ok(()), Err),
         }
     }
+}
+
+/// Message bytes reach the queue in pieces of this size: one write for
+/// most messages, where each network read used to be one write (and one
+/// wake-up of the queue) of its own. netqmail's substdio buffer is 1024;
+/// the size is not visible to either side.
+const MESSAGE_BUFFER: usize = 16 * 1024;
+
+fn buffered(f: File) -> BufWriter<File> {
+    BufWriter::with_capacity(MESSAGE_BUFFER, f)
 }
 
 const QQ_CRASHED: QqError = QqError::temp("qq crashed (#4.3.0)");
@@ -292,8 +313,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn queue_program_gets_message_then_envelope() {
+    /// A home whose bin/qmail-queue saves its fd 0 and fd 1 to got.msg
+    /// and got.env.
+    fn recording_queue() -> (tempfile::TempDir, PathBuf) {
         let home = tempfile::tempdir().unwrap();
         let out = home.path().join("got");
         let script = home.path().join("qq");
@@ -311,6 +333,12 @@ mod tests {
         // parallel tests do not race on QMAILQUEUE.
         std::fs::create_dir(home.path().join("bin")).unwrap();
         std::fs::rename(&script, home.path().join("bin/qmail-queue")).unwrap();
+        (home, out)
+    }
+
+    #[test]
+    fn queue_program_gets_message_then_envelope() {
+        let (home, out) = recording_queue();
         let mut q = Injection::open_at(home.path()).unwrap();
         q.put(b"Subject: hi\n\nbody\n");
         let env = Envelope {
@@ -325,6 +353,43 @@ mod tests {
         assert_eq!(
             std::fs::read(out.with_extension("env")).unwrap(),
             b"Fa@b\0Tc@d\0\0"
+        );
+    }
+
+    #[test]
+    fn failed_injection_writes_nothing_more() {
+        // qmail_fail: what is still buffered never reaches the queue, and
+        // neither does the envelope, so nothing is queued.
+        let (home, out) = recording_queue();
+        let mut q = Injection::open_at(home.path()).unwrap();
+        q.put(b"Subject: hi\n\n");
+        q.fail();
+        q.put(b"body\n");
+        let env = Envelope {
+            sender: b"a@b".to_vec(),
+            recipients: vec![b"c@d".to_vec()],
+        };
+        assert!(q.close(&env).is_err());
+        assert_eq!(std::fs::read(out.with_extension("msg")).unwrap(), b"");
+        assert_eq!(std::fs::read(out.with_extension("env")).unwrap(), b"");
+    }
+
+    #[test]
+    fn large_message_arrives_whole() {
+        let (home, out) = recording_queue();
+        let mut q = Injection::open_at(home.path()).unwrap();
+        let line = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n";
+        for _ in 0..2000 {
+            q.put(line);
+        }
+        let env = Envelope {
+            sender: b"a@b".to_vec(),
+            recipients: vec![b"c@d".to_vec()],
+        };
+        q.close(&env).unwrap();
+        assert_eq!(
+            std::fs::read(out.with_extension("msg")).unwrap(),
+            line.repeat(2000)
         );
     }
 }

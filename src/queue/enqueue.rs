@@ -401,13 +401,8 @@ pub fn enqueue(
             SyncMode::Fsync => {
                 // Concurrent, so the file system can commit both in one
                 // journal transaction.
-                let (a, b) = std::thread::scope(|s| {
-                    let a = s.spawn(|| mess.sync_all());
-                    let b = intd.sync_all();
-                    (a.join(), b)
-                });
-                a.unwrap_or_else(|_| Err(io::Error::other("sync thread failed")))
-                    .map_err(QueueError::Write)?;
+                let (a, b) = super::syncer::sync_pair(mess, intd);
+                a.map_err(QueueError::Write)?;
                 b.map_err(QueueError::Write)?;
             }
         }

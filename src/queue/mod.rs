@@ -10,6 +10,7 @@ pub mod enqueue;
 pub mod files;
 pub mod layout;
 pub mod scan;
+pub mod syncer;
 
 pub use cleanup::cleanup;
 
