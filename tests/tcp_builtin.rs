@@ -196,7 +196,13 @@ fn session(s: &Server, h: &Host, expect_exe: &Path) -> (Process, u32) {
     c.send(b"HELO client.example\r\n");
     assert_eq!(c.reply(), "250 oracle.example\r\n");
     // RELAYCLIENT comes from the rule: an outside domain is accepted.
-    c.send(b"MAIL FROM:<a@client.example>\r\nRCPT TO:<b@elsewhere.example>\r\nDATA\r\n");
+    // An address literal of ours becomes localiphost (`me`): the
+    // interface list, which a reused worker keeps, is asked each time.
+    c.send(
+        b"MAIL FROM:<a@client.example>\r\nRCPT TO:<b@elsewhere.example>\r\n\
+          RCPT TO:<c@[127.0.0.1]>\r\nDATA\r\n",
+    );
+    assert_eq!(c.reply(), "250 ok\r\n");
     assert_eq!(c.reply(), "250 ok\r\n");
     assert_eq!(c.reply(), "250 ok\r\n");
     assert_eq!(c.reply(), "354 go ahead\r\n");
@@ -213,12 +219,40 @@ fn session(s: &Server, h: &Host, expect_exe: &Path) -> (Process, u32) {
         msg.starts_with("Received: from unknown (HELO client.example) (127.0.0.1)\n"),
         "{msg}"
     );
-    assert_eq!(env, b"Fa@client.example\0Tb@elsewhere.example\0\0");
+    assert_eq!(
+        env,
+        b"Fa@client.example\0Tb@elsewhere.example\0Tc@oracle.example\0\0"
+    );
     c.send(b"QUIT\r\n");
     assert_eq!(c.reply(), "221 oracle.example\r\n");
     assert!(c.at_eof());
     s.wait_for(&end, ended);
     (seen, pid)
+}
+
+/// Whether `pid` has open the netlink socket `qmail::ipme` subscribes
+/// (groups link, IPv4 and IPv6 addresses: 0x111).
+fn holds_ipme_watch(pid: u32) -> bool {
+    let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/netlink")) else {
+        return false;
+    };
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 10 && f[3] == "00000111").then(|| f[9].to_string())
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|t| {
+            let t = t.to_string_lossy().into_owned();
+            Some(t.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .any(|ino| inodes.contains(&ino))
 }
 
 /// `bin` with its in-process marker spoiled: the same code, exec'd.
@@ -260,6 +294,13 @@ fn in_process_qmail_smtpd_matches_exec() {
         pids.insert(pid);
     }
     assert!(pids.len() <= 2, "reused workers: {pids:?}");
+    // The worker that served twice keeps its interface-change
+    // subscription across connections (`qmail::ipme`, `qmail::fds`).
+    let reused = pids.iter().copied().max().unwrap_or(first);
+    assert!(
+        holds_ipme_watch(reused) || holds_ipme_watch(first),
+        "no kept netlink subscription in {pids:?}"
+    );
     // N in `status: N/40` counts connections being served (at most two
     // here: a worker's idle record may come after the next connection's
     // busy one, as 0.88's reaping may come after the next accept).

@@ -13,7 +13,6 @@
 pub mod addr;
 pub mod auth;
 pub mod conn;
-pub mod ipme;
 pub mod qmtp;
 pub mod report;
 pub mod routes;
@@ -186,7 +185,7 @@ fn run(
         all_aliases &= alias;
         recipients.push(m);
     }
-    let me = ipme::addresses().map_err(|_| Fatal::OsErr)?;
+    let me = crate::ipme::addresses().map_err(|_| Fatal::OsErr)?;
     let targets: Vec<Target> = if route.is_some() {
         match mx::dns_ip(lookup, &host, env.ipv6) {
             Ok(t) => t,

@@ -1,6 +1,5 @@
 //! Sender checks: badmailfrom (`shared/spec/qmail/smtpd.md` §9; rcpthosts
-//! is `control::rcpthosts`, shared with qmail-qmtpd), and the
-//! local-address test behind `localiphost` (`ipme`).
+//! is `control::rcpthosts`, shared with qmail-qmtpd).
 
 use std::collections::HashSet;
 
@@ -32,17 +31,6 @@ pub fn badmailfrom(map: Option<&ConstMap>, sender: &[u8]) -> bool {
 /// A control file (or morercpthosts.cdb) that cannot be read (`421 unable to read controls`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ControlError;
-
-/// The IPv4 addresses of this host's interfaces, plus 0.0.0.0 (`ipme_init`).
-pub fn ipme() -> Result<Vec<[u8; 4]>, nix::Error> {
-    let mut ips = vec![[0, 0, 0, 0]];
-    for ifa in nix::ifaddrs::getifaddrs()? {
-        if let Some(sin) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) {
-            ips.push(sin.ip().octets());
-        }
-    }
-    Ok(ips)
-}
 
 #[cfg(test)]
 mod tests {

@@ -11,7 +11,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::config::{Config, Env};
-use super::policy;
 use super::reply;
 use super::session::{Hooks, Session};
 use crate::tls::stream::Conn;
@@ -63,7 +62,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     let Ok(cfg) = Config::load(&home, &env) else {
         return fail(reply::CONTROL);
     };
-    let Ok(ipme) = policy::ipme() else {
+    let Ok(ipme) = crate::ipme::ipv4() else {
         return fail(reply::IPME);
     };
     let (cram_host, checkpassword) = command_line(args);

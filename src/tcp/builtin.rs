@@ -164,8 +164,15 @@ pub fn open_fds() -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
         return Vec::new();
     };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+    let listed: Vec<i32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .filter(|&fd| fd > 2)
+        .collect();
+    // The listing's own descriptor is among them and closed by now: a
+    // number kept open by mistake for whatever reuses it next.
+    listed
+        .into_iter()
+        .filter(|&fd| nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok())
         .collect()
 }
 
@@ -192,11 +199,11 @@ pub fn close_cloexec_fds() {
     close_cloexec_fds_except(&[]);
 }
 
-/// Close every descriptor above 2 but `keep`: what a program run in a
-/// reused worker left open.
+/// Close every descriptor above 2 but `keep` and those in-process state
+/// keeps ([`crate::fds`]): what a program run in a reused worker left open.
 pub fn close_fds_except(keep: &[i32]) {
     for fd in open_fds() {
-        if !keep.contains(&fd) {
+        if !keep.contains(&fd) && !crate::fds::is_kept(fd) {
             let _ = nix::unistd::close(fd);
         }
     }
