@@ -161,18 +161,21 @@ impl Found {
 
 /// The descriptors above 2 this process has open.
 pub fn open_fds() -> Vec<i32> {
+    // The listing's own descriptor is among the names and closed by now:
+    // kept by mistake, its number would keep open whatever reuses it.
+    listed_fds()
+        .into_iter()
+        .filter(|&fd| nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok())
+        .collect()
+}
+
+/// The names in /proc/self/fd above 2, the listing's own among them.
+fn listed_fds() -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
         return Vec::new();
     };
-    let listed: Vec<i32> = dir
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .filter(|&fd| fd > 2)
-        .collect();
-    // The listing's own descriptor is among them and closed by now: a
-    // number kept open by mistake for whatever reuses it next.
-    listed
-        .into_iter()
-        .filter(|&fd| nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok())
         .collect()
 }
 
@@ -182,7 +185,7 @@ pub fn open_fds() -> Vec<i32> {
 /// write to one of them).
 pub fn close_cloexec_fds_except(keep: &[i32]) {
     use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-    for fd in open_fds() {
+    for fd in listed_fds() {
         // A stale number (read_dir's own descriptor, closed by now)
         // just fails.
         let Ok(flags) = fcntl(fd, FcntlArg::F_GETFD) else {
@@ -202,7 +205,8 @@ pub fn close_cloexec_fds() {
 /// Close every descriptor above 2 but `keep` and those in-process state
 /// keeps ([`crate::fds`]): what a program run in a reused worker left open.
 pub fn close_fds_except(keep: &[i32]) {
-    for fd in open_fds() {
+    // A stale number (the listing's own descriptor) just fails to close.
+    for fd in listed_fds() {
         if !keep.contains(&fd) && !crate::fds::is_kept(fd) {
             let _ = nix::unistd::close(fd);
         }
