@@ -336,15 +336,19 @@ mod tests {
         (home, out)
     }
 
+    fn a_to_c() -> Envelope {
+        Envelope {
+            sender: b"a@b".to_vec(),
+            recipients: vec![b"c@d".to_vec()],
+        }
+    }
+
     #[test]
     fn queue_program_gets_message_then_envelope() {
         let (home, out) = recording_queue();
         let mut q = Injection::open_at(home.path()).unwrap();
         q.put(b"Subject: hi\n\nbody\n");
-        let env = Envelope {
-            sender: b"a@b".to_vec(),
-            recipients: vec![b"c@d".to_vec()],
-        };
+        let env = a_to_c();
         q.close(&env).unwrap();
         assert_eq!(
             std::fs::read(out.with_extension("msg")).unwrap(),
@@ -365,10 +369,7 @@ mod tests {
         q.put(b"Subject: hi\n\n");
         q.fail();
         q.put(b"body\n");
-        let env = Envelope {
-            sender: b"a@b".to_vec(),
-            recipients: vec![b"c@d".to_vec()],
-        };
+        let env = a_to_c();
         assert!(q.close(&env).is_err());
         assert_eq!(std::fs::read(out.with_extension("msg")).unwrap(), b"");
         assert_eq!(std::fs::read(out.with_extension("env")).unwrap(), b"");
@@ -382,10 +383,7 @@ mod tests {
         for _ in 0..2000 {
             q.put(line);
         }
-        let env = Envelope {
-            sender: b"a@b".to_vec(),
-            recipients: vec![b"c@d".to_vec()],
-        };
+        let env = a_to_c();
         q.close(&env).unwrap();
         assert_eq!(
             std::fs::read(out.with_extension("msg")).unwrap(),
