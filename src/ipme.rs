@@ -30,6 +30,8 @@ enum Memo {
     Once,
     /// Subscribed; the list is valid while nothing arrives on `watch`.
     Kept { watch: OwnedFd, list: Vec<IpAddr> },
+    /// Subscribed, but the last listing failed: list again.
+    Subscribed(OwnedFd),
 }
 
 static MEMO: Mutex<Memo> = Mutex::new(Memo::Never);
@@ -47,13 +49,18 @@ pub fn addresses() -> std::io::Result<Vec<IpAddr>> {
     let watch = match std::mem::replace(&mut *memo, Memo::Once) {
         Memo::Never => None,
         Memo::Once => subscribe(),
-        Memo::Kept { watch, .. } => Some(watch),
+        Memo::Kept { watch, .. } | Memo::Subscribed(watch) => Some(watch),
     };
-    let fresh = list()?;
+    let fresh = match list() {
+        Ok(l) => l,
+        Err(e) => {
+            if let Some(watch) = watch {
+                *memo = Memo::Subscribed(watch);
+            }
+            return Err(e);
+        }
+    };
     if let Some(watch) = watch {
-        // A reused tcpserver worker closes what a connection left open;
-        // not this.
-        crate::fds::keep(watch.as_raw_fd());
         *memo = Memo::Kept {
             watch,
             list: fresh.clone(),
@@ -102,6 +109,9 @@ fn subscribe() -> Option<OwnedFd> {
     )
     .ok()?;
     socket::bind(fd.as_raw_fd(), &NetlinkAddr::new(0, GROUPS)).ok()?;
+    // A reused tcpserver worker closes what a connection left open; not
+    // this. (Registered once: a failed listing keeps the subscription.)
+    crate::fds::keep(fd.as_raw_fd());
     Some(fd)
 }
 

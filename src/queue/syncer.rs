@@ -7,37 +7,37 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::mpsc::{channel, sync_channel, Sender, SyncSender};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Mutex;
 
-/// One request: the descriptor to sync and where the result goes.
-type Job = (RawFd, SyncSender<io::Result<()>>);
+/// A helper thread: descriptors go in, fsync results come out, one for one.
+struct Helper {
+    jobs: Sender<RawFd>,
+    done: Receiver<io::Result<()>>,
+}
 
 /// Helpers waiting for work. Grows to the number of concurrent callers.
-static IDLE: Mutex<Vec<Sender<Job>>> = Mutex::new(Vec::new());
+static IDLE: Mutex<Vec<Helper>> = Mutex::new(Vec::new());
 
-fn take_helper() -> Option<Sender<Job>> {
+fn take_helper() -> Option<Helper> {
     if let Some(h) = IDLE.lock().ok().and_then(|mut v| v.pop()) {
         return Some(h);
     }
-    let (tx, rx) = channel::<Job>();
+    let (jobs, rx) = channel::<RawFd>();
+    let (tx, done) = channel();
     std::thread::Builder::new()
         .name("fsync".into())
         .stack_size(64 * 1024)
         .spawn(move || {
-            for (fd, reply) in rx {
+            for fd in rx {
                 let r = nix::unistd::fsync(fd).map_err(io::Error::from);
-                let _ = reply.send(r);
+                if tx.send(r).is_err() {
+                    return;
+                }
             }
         })
         .ok()?;
-    Some(tx)
-}
-
-fn give_back(h: Sender<Job>) {
-    if let Ok(mut v) = IDLE.lock() {
-        v.push(h);
-    }
+    Some(Helper { jobs, done })
 }
 
 /// `fsync` `a` and `b` concurrently; the results in that order. Without
@@ -46,17 +46,21 @@ pub fn sync_pair(a: &File, b: &File) -> (io::Result<()>, io::Result<()>) {
     let Some(helper) = take_helper() else {
         return (a.sync_all(), b.sync_all());
     };
-    let (tx, rx) = sync_channel(1);
-    // The descriptor stays open: `a` is borrowed until the reply is in,
-    // and a helper only drops the reply sender after its fsync returned.
-    if helper.send((a.as_raw_fd(), tx)).is_err() {
+    // The descriptor stays open: `a` is borrowed until the result is in.
+    if helper.jobs.send(a.as_raw_fd()).is_err() {
         return (a.sync_all(), b.sync_all());
     }
     let rb = b.sync_all();
-    let ra = rx
-        .recv()
-        .unwrap_or_else(|_| Err(io::Error::other("fsync helper failed")));
-    give_back(helper);
+    let ra = match helper.done.recv() {
+        Ok(r) => {
+            if let Ok(mut v) = IDLE.lock() {
+                v.push(helper);
+            }
+            r
+        }
+        // The helper is gone (and not put back).
+        Err(_) => Err(io::Error::other("fsync helper failed")),
+    };
     (ra, rb)
 }
 
