@@ -11,7 +11,8 @@
 //! 5. **barrier**: the mess and intd bytes are made durable (see
 //!    [`SyncMode`]); the `mess/S/ID` name with them.
 //! 6. `intd/ID` linked to `todo/ID` (S4, the commit), then the `todo`
-//!    directory is made durable before success is reported.
+//!    directory is made durable before success is reported (one fsync
+//!    shared by the messages linked while the previous one ran).
 //! 7. one NUL written to `lock/trigger`, non-blocking, errors ignored.
 //!
 //! Any failure before the commit truncates and unlinks `intd/ID` and
@@ -255,11 +256,6 @@ fn create_excl(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// `fsync` a directory.
-pub fn sync_dir(path: &Path) -> io::Result<()> {
-    File::open(path)?.sync_all()
-}
-
 fn sync_fs(f: &File) -> io::Result<()> {
     nix::unistd::syncfs(f.as_raw_fd()).map_err(io::Error::from)
 }
@@ -413,7 +409,8 @@ pub fn enqueue(
     std::fs::hard_link(&intd_path, q.todo(id)).map_err(QueueError::Todo)?;
     made.committed = true;
     step(Step::TodoLinked).map_err(QueueError::Write)?;
-    sync_dir(&q.dir.join("todo")).map_err(QueueError::Write)?;
+    // Shared with messages linked meanwhile (group commit).
+    super::syncer::sync_dir_shared(&q.dir.join("todo")).map_err(QueueError::Write)?;
     step(Step::TodoSynced).map_err(QueueError::Write)?;
 
     // 7. The trigger.

@@ -1,14 +1,23 @@
-//! `fsync` two files at once: one on the calling thread, the other on a
-//! long-lived helper thread, so the file system can commit both in one
-//! flush. qmail-queued queues many messages per process; a thread
-//! spawned per message cost more CPU (clone, stack map, guard page,
-//! teardown) than the overlap saved, so idle helpers are kept for reuse.
+//! Two ways qmail-queued spends fewer device flushes per message.
+//!
+//! [`sync_pair`]: `fsync` two files at once, one on the calling thread,
+//! the other on a long-lived helper thread, so the file system can commit
+//! both in one flush. A thread spawned per message cost more CPU (clone,
+//! stack map, guard page, teardown) than the overlap saved, so idle
+//! helpers are kept for reuse.
+//!
+//! [`sync_dir_shared`]: group commit of a directory `fsync`. Messages
+//! linked into `todo/` while that directory's fsync runs share the next
+//! one, which starts after every one of them linked, so each caller still
+//! returns only once its own link is durable.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// A helper thread: descriptors go in, fsync results come out, one for one.
 struct Helper {
@@ -64,6 +73,103 @@ pub fn sync_pair(a: &File, b: &File) -> (io::Result<()>, io::Result<()>) {
     (ra, rb)
 }
 
+/// One directory's fsyncs, numbered 1, 2, ... in the order they start.
+#[derive(Default)]
+struct Group {
+    state: Mutex<GroupState>,
+    ended: Condvar,
+}
+
+#[derive(Default)]
+struct GroupState {
+    /// Number of the last fsync started.
+    started: u64,
+    /// Number of the last fsync finished (`started`, or one less while
+    /// `running`).
+    ended: u64,
+    running: bool,
+    /// The most recent failed fsyncs: number, kind, OS error.
+    failed: VecDeque<(u64, io::ErrorKind, Option<i32>)>,
+    /// Failures older than this number were dropped from `failed`.
+    forgotten: u64,
+}
+
+/// Failures remembered for callers that wake late.
+const KEPT: usize = 16;
+
+/// Groups by directory; a process syncs one or two directories.
+static GROUPS: Mutex<Vec<(PathBuf, Arc<Group>)>> = Mutex::new(Vec::new());
+
+/// A poisoned lock only means another caller panicked; the counters it
+/// guards are updated in single statements and stay consistent.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn group(path: &Path) -> Arc<Group> {
+    let mut groups = lock(&GROUPS);
+    if let Some((_, g)) = groups.iter().find(|(p, _)| p == path) {
+        return g.clone();
+    }
+    let g = Arc::new(Group::default());
+    groups.push((path.to_path_buf(), g.clone()));
+    g
+}
+
+/// `fsync` the directory `path`, sharing the flush with concurrent
+/// callers: the fsync that serves a caller always starts after the call,
+/// so whatever the caller did to the directory before is covered.
+pub fn sync_dir_shared(path: &Path) -> io::Result<()> {
+    let g = group(path);
+    let mut st = lock(&g.state);
+    // The next fsync to start; one running now may have begun before
+    // our link.
+    let mine = st.started + 1;
+    loop {
+        if st.ended >= mine {
+            return outcome(&st, mine);
+        }
+        if !st.running {
+            // We lead: `started + 1 == mine`, since none runs and none
+            // later than ours has ended.
+            st.running = true;
+            st.started = mine;
+            drop(st);
+            let r = File::open(path).and_then(|d| d.sync_all());
+            let mut st = lock(&g.state);
+            st.running = false;
+            st.ended = mine;
+            if let Err(e) = &r {
+                if st.failed.len() == KEPT {
+                    if let Some((n, _, _)) = st.failed.pop_front() {
+                        st.forgotten = n;
+                    }
+                }
+                st.failed.push_back((mine, e.kind(), e.raw_os_error()));
+            }
+            drop(st);
+            g.ended.notify_all();
+            return r;
+        }
+        st = g.ended.wait(st).unwrap_or_else(|p| p.into_inner());
+    }
+}
+
+/// What fsync number `n`, which has ended, returned.
+fn outcome(st: &GroupState, n: u64) -> io::Result<()> {
+    if let Some(&(_, kind, os)) = st.failed.iter().find(|f| f.0 == n) {
+        return Err(match os {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(kind, "shared directory fsync failed"),
+        });
+    }
+    if n <= st.forgotten {
+        // Too late to tell: say it failed rather than guess.
+        return Err(io::Error::other("shared directory fsync: result lost"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +196,97 @@ mod tests {
         let (ra, rb) = sync_pair(&a, &b);
         assert!(ra.is_err());
         assert!(rb.is_ok());
+    }
+
+    #[test]
+    fn shared_dir_sync_syncs_the_directory() {
+        let d = tempfile::tempdir().unwrap();
+        for _ in 0..3 {
+            sync_dir_shared(d.path()).unwrap();
+        }
+        let g = group(d.path());
+        let st = lock(&g.state);
+        assert_eq!((st.started, st.ended, st.running), (3, 3, false));
+    }
+
+    #[test]
+    fn callers_during_an_fsync_share_the_next() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().to_path_buf();
+        let g = group(&path);
+        // Pretend fsync 1 is running: every caller must wait for number 2.
+        {
+            let mut st = lock(&g.state);
+            st.started = 1;
+            st.running = true;
+        }
+        let callers: Vec<_> = (0..9)
+            .map(|_| {
+                let p = path.clone();
+                std::thread::spawn(move || sync_dir_shared(&p))
+            })
+            .collect();
+        // Let them all queue behind the pretended fsync, then end it.
+        while Arc::strong_count(&g) < 2 + 9 {
+            std::thread::yield_now();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        {
+            let mut st = lock(&g.state);
+            st.running = false;
+            st.ended = 1;
+        }
+        g.ended.notify_all();
+        for c in callers {
+            c.join().unwrap().unwrap();
+        }
+        let st = lock(&g.state);
+        assert_eq!((st.started, st.ended), (2, 2), "one fsync served all nine");
+    }
+
+    #[test]
+    fn a_shared_fsyncs_error_reaches_every_caller() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("gone");
+        let g = group(&path);
+        {
+            let mut st = lock(&g.state);
+            st.started = 1;
+            st.running = true;
+        }
+        let callers: Vec<_> = (0..4)
+            .map(|_| {
+                let p = path.clone();
+                std::thread::spawn(move || sync_dir_shared(&p))
+            })
+            .collect();
+        while Arc::strong_count(&g) < 2 + 4 {
+            std::thread::yield_now();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        {
+            let mut st = lock(&g.state);
+            st.running = false;
+            st.ended = 1;
+        }
+        g.ended.notify_all();
+        for c in callers {
+            let e = c.join().unwrap().unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        }
+    }
+
+    #[test]
+    fn a_forgotten_result_is_a_failure() {
+        let mut st = GroupState {
+            started: 20,
+            ended: 20,
+            forgotten: 3,
+            ..GroupState::default()
+        };
+        st.failed.push_back((5, io::ErrorKind::Other, Some(5)));
+        assert!(outcome(&st, 2).is_err());
+        assert_eq!(outcome(&st, 5).unwrap_err().raw_os_error(), Some(5));
+        assert!(outcome(&st, 6).is_ok());
     }
 }
