@@ -67,6 +67,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
     };
     let (cram_host, checkpassword) = command_line(args);
     conn.set_timeout(Duration::from_secs(cfg.timeout));
+    // Ours alone: children get fd 0/1 only to ignore them (checkpassword).
+    conn.use_socket_timeouts();
     let hooks = Hooks {
         export: Box::new(|k, v| std::env::set_var(k, OsStr::from_bytes(v))),
         log: Box::new(std::io::stderr()),

@@ -35,6 +35,50 @@ pub struct Fds {
     rd: File,
     wr: File,
     timeout: Duration,
+    /// The sockets' own timeouts (SO_RCVTIMEO, SO_SNDTIMEO) bound each
+    /// read and write, so no poll is needed before them.
+    kernel: bool,
+}
+
+impl Fds {
+    /// Put `timeout` on both sockets; false (and poll from now on) if
+    /// either is not a blocking socket or the timeout cannot be expressed
+    /// (zero means "forever" to the kernel but "at once" to qmail).
+    fn set_kernel_timeouts(&self) -> bool {
+        use nix::sys::socket::{setsockopt, sockopt};
+        use nix::sys::time::TimeVal;
+        if self.timeout.is_zero() || !blocking(&self.rd) || !blocking(&self.wr) {
+            return false;
+        }
+        let tv = TimeVal::new(
+            self.timeout.as_secs().min(i32::MAX as u64) as _,
+            self.timeout.subsec_micros() as _,
+        );
+        setsockopt(&self.rd, sockopt::ReceiveTimeout, &tv).is_ok()
+            && setsockopt(&self.wr, sockopt::SendTimeout, &tv).is_ok()
+    }
+}
+
+/// True unless O_NONBLOCK is set: on a non-blocking socket EAGAIN would
+/// not mean the timeout ran out.
+fn blocking(fd: &File) -> bool {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL)
+        .is_ok_and(|fl| !OFlag::from_bits_truncate(fl).contains(OFlag::O_NONBLOCK))
+}
+
+/// A read or write bounded by the socket timeout: EAGAIN is the timeout;
+/// a signal restarts it (with a fresh timeout, as after a poll).
+fn timed<T>(mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Err(io::ErrorKind::TimedOut.into())
+            }
+            r => return r,
+        }
+    }
 }
 
 fn wait(fd: &File, flags: PollFlags, timeout: Duration) -> io::Result<()> {
@@ -52,6 +96,9 @@ fn wait(fd: &File, flags: PollFlags, timeout: Duration) -> io::Result<()> {
 
 impl Read for Fds {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.kernel {
+            return timed(|| self.rd.read(buf));
+        }
         wait(&self.rd, PollFlags::POLLIN, self.timeout)?;
         self.rd.read(buf)
     }
@@ -59,6 +106,9 @@ impl Read for Fds {
 
 impl Write for Fds {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.kernel {
+            return timed(|| self.wr.write(buf));
+        }
         wait(&self.wr, PollFlags::POLLOUT, self.timeout)?;
         self.wr.write(buf)
     }
@@ -92,7 +142,12 @@ impl Conn {
     /// Wrap a reading and a writing descriptor (normally fd 0 and fd 1).
     pub fn new(rd: File, wr: File, timeout: Duration) -> Self {
         Conn {
-            fds: Fds { rd, wr, timeout },
+            fds: Fds {
+                rd,
+                wr,
+                timeout,
+                kernel: false,
+            },
             tls: None,
             inbuf: Vec::new(),
             inpos: 0,
@@ -122,7 +177,28 @@ impl Conn {
 
     /// Change the per-read/-write timeout.
     pub fn set_timeout(&mut self, timeout: Duration) {
+        if timeout == self.fds.timeout {
+            return;
+        }
         self.fds.timeout = timeout;
+        if self.fds.kernel {
+            self.fds.kernel = self.fds.set_kernel_timeouts();
+        }
+    }
+
+    /// Bound reads and writes by the socket's own timeouts: one system
+    /// call per read or write instead of a poll and the call. Only for a
+    /// program that keeps the socket to itself, since the timeouts stay
+    /// on the socket for any program it is handed to (qmail-popup's
+    /// child, an IMAP post-login process). Without sockets (pipes, in
+    /// tests) it polls as before.
+    pub fn use_socket_timeouts(&mut self) {
+        self.fds.kernel = self.fds.set_kernel_timeouts();
+    }
+
+    /// True if [`Conn::use_socket_timeouts`] took effect.
+    pub fn socket_timeouts(&self) -> bool {
+        self.fds.kernel
     }
 
     /// Read at most `n` bytes at a time (at least 1). A program that hands
@@ -300,5 +376,80 @@ impl Conn {
         self.discard_input();
         self.tls = Some(Box::new(tls));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixStream;
+    use std::time::Instant;
+
+    fn socket_conn(timeout: Duration) -> (Conn, UnixStream) {
+        let (ours, peer) = UnixStream::pair().unwrap();
+        let rd = File::from(std::os::fd::OwnedFd::from(ours.try_clone().unwrap()));
+        let wr = File::from(std::os::fd::OwnedFd::from(ours));
+        (Conn::new(rd, wr, timeout), peer)
+    }
+
+    #[test]
+    fn socket_timeouts_bound_a_read() {
+        let (mut c, _peer) = socket_conn(Duration::from_millis(100));
+        c.use_socket_timeouts();
+        assert!(c.socket_timeouts());
+        let t = Instant::now();
+        assert!(matches!(c.read_line(), Err(ConnError::Timeout)));
+        assert!(t.elapsed() >= Duration::from_millis(90));
+    }
+
+    #[test]
+    fn socket_timeouts_read_lines_and_write_replies() {
+        let (mut c, mut peer) = socket_conn(Duration::from_secs(5));
+        c.use_socket_timeouts();
+        peer.write_all(b"HELO x\r\n").unwrap();
+        assert_eq!(c.read_line().unwrap(), b"HELO x\r");
+        c.out(b"250 ok\r\n");
+        c.flush().unwrap();
+        let mut got = [0u8; 8];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"250 ok\r\n");
+        drop(peer);
+        assert!(matches!(c.read_line(), Err(ConnError::Closed)));
+    }
+
+    #[test]
+    fn a_changed_timeout_reaches_the_socket() {
+        let (mut c, _peer) = socket_conn(Duration::from_secs(60));
+        c.use_socket_timeouts();
+        c.set_timeout(Duration::from_millis(50));
+        assert!(c.socket_timeouts());
+        let t = Instant::now();
+        assert!(matches!(c.read_line(), Err(ConnError::Timeout)));
+        assert!(t.elapsed() < Duration::from_secs(30));
+        // Zero is "at once" to qmail but "never" to the kernel: poll.
+        c.set_timeout(Duration::ZERO);
+        assert!(!c.socket_timeouts());
+        assert!(matches!(c.read_line(), Err(ConnError::Timeout)));
+    }
+
+    #[test]
+    fn pipes_keep_polling() {
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        let (_r2, w2) = nix::unistd::pipe().unwrap();
+        let mut c = Conn::new(File::from(r), File::from(w2), Duration::from_millis(50));
+        c.use_socket_timeouts();
+        assert!(!c.socket_timeouts());
+        assert!(matches!(c.read_line(), Err(ConnError::Timeout)));
+    }
+
+    #[test]
+    fn a_nonblocking_socket_keeps_polling() {
+        let (ours, _peer) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let rd = File::from(std::os::fd::OwnedFd::from(ours.try_clone().unwrap()));
+        let wr = File::from(std::os::fd::OwnedFd::from(ours));
+        let mut c = Conn::new(rd, wr, Duration::from_millis(50));
+        c.use_socket_timeouts();
+        assert!(!c.socket_timeouts());
     }
 }
