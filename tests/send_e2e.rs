@@ -592,7 +592,9 @@ fn scenario(mode: Mode) {
     h.wait_for("deliveries", &mut send, || {
         count(&home.join("Maildir/new")) == 1
             && count(&home.join("Boxdir/new")) == 1
-            && home.join("prog.msg").exists()
+            // Complete, not just created: `cat > prog.msg` makes the
+            // file before it copies the message.
+            && fs::read_to_string(home.join("prog.msg")).is_ok_and(|m| m.ends_with("body A\n"))
             && h.log_text().contains("end msg")
             && h.log_text().contains("deferral")
     });

@@ -195,6 +195,29 @@ fn unreadable_controls_give_421() {
     assert_eq!(child.wait().unwrap().code(), Some(1));
 }
 
+/// A morercpthosts.cdb that is not a cdb: netqmail only opens it at
+/// start, so the greeting comes and rcpthosts' own domains are accepted;
+/// the first RCPT whose lookup reaches the cdb gets the 421.
+#[test]
+fn a_damaged_morercpthosts_fails_only_the_lookups_that_reach_it() {
+    let h = Host::oracle();
+    std::fs::write(h.control().join("morercpthosts.cdb"), b"not a cdb").unwrap();
+    let (mut child, sock) = h.spawn(&[]);
+    let mut c = Client::Plain(sock);
+    assert!(c.reply().starts_with("220 "));
+    assert!(cmd(&mut c, "HELO x\r\n").starts_with("250 "));
+    assert_eq!(cmd(&mut c, "MAIL FROM:<a@b.example>\r\n"), "250 ok\r\n");
+    assert_eq!(
+        cmd(&mut c, "RCPT TO:<testuser@example.org>\r\n"),
+        "250 ok\r\n"
+    );
+    assert_eq!(
+        cmd(&mut c, "RCPT TO:<u@elsewhere.example>\r\n"),
+        "421 unable to read controls (#4.3.0)\r\n"
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+}
+
 #[test]
 fn missing_or_hanging_checkpassword() {
     let h = Host::oracle();

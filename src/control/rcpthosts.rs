@@ -7,9 +7,12 @@
 //! read). An address without `@` is accepted. Otherwise the lowercased
 //! domain and each of its suffixes starting at a `.` are looked up in
 //! rcpthosts (constmap: ASCII case-insensitive), then in
-//! morercpthosts.cdb. A cdb that cannot be read is the caller's
-//! temporary failure (smtpd `421 unable to read controls`, qmtpd exit 111),
-//! as `rcpthosts()` returning -1 is.
+//! morercpthosts.cdb. A cdb that cannot be opened fails at start-up; one
+//! that opens but is not a cdb fails only the lookups that reach it, as
+//! `rcpthosts_init` only opens the file and `cdb_seek` finds the damage:
+//! either is the caller's temporary failure (smtpd `421 unable to read
+//! controls`, qmtpd exit 111), as `rcpthosts()` returning -1 is. Domains
+//! in rcpthosts itself keep working meanwhile.
 
 use std::io;
 
@@ -22,7 +25,8 @@ use crate::control::Control;
 pub struct RcptHosts {
     /// `None`: control/rcpthosts does not exist, every domain is allowed.
     hosts: Option<Map>,
-    more: Option<cdb::Reader>,
+    /// The cdb, or what its first lookup will report.
+    more: Option<Result<cdb::Reader, cdb::CdbError>>,
 }
 
 impl RcptHosts {
@@ -31,28 +35,28 @@ impl RcptHosts {
         match lines {
             Some(l) => RcptHosts {
                 hosts: Some(Map::from_lines(&l, Shape::Plain)),
-                more,
+                more: more.map(Ok),
             },
             None => RcptHosts::default(),
         }
     }
 
     /// `rcpthosts_init`: read `rcpthosts` and, if it exists,
-    /// `morercpthosts.cdb` (absent is fine; unreadable or not a cdb is an
-    /// error).
+    /// `morercpthosts.cdb` (absent is fine, unreadable is an error; a
+    /// file that is not a cdb is reported by the lookups that need it).
     pub fn load(control: &Control) -> io::Result<Self> {
         let Some(lines) = control.read_list("rcpthosts", false)? else {
             return Ok(RcptHosts::default());
         };
         let more = match std::fs::read(control.dir().join("morercpthosts.cdb")) {
-            Ok(b) => Some(
-                cdb::Reader::new(b)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?,
-            ),
+            Ok(b) => Some(cdb::Reader::new(b)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
-        Ok(RcptHosts::new(Some(lines), more))
+        Ok(RcptHosts {
+            hosts: Some(Map::from_lines(&lines, Shape::Plain)),
+            more,
+        })
     }
 
     /// `rcpthosts(addr)`: is mail to `addr` accepted?
@@ -73,6 +77,7 @@ impl RcptHosts {
             return Ok(true);
         }
         if let Some(more) = &self.more {
+            let more = more.as_ref().map_err(Clone::clone)?;
             for s in suffixes() {
                 if more.contains(s)? {
                     return Ok(true);
@@ -126,7 +131,15 @@ mod tests {
             .allowed(b"a@x.example")
             .unwrap());
         std::fs::write(d.path().join("rcpthosts"), b"y.example\n").unwrap();
-        assert!(RcptHosts::load(&c).is_err());
+        // Not a cdb: rcpthosts' own domains still pass, lookups that
+        // reach the cdb fail (netqmail: cdb_seek's -1 at RCPT time).
+        let r = RcptHosts::load(&c).unwrap();
+        assert!(r.allowed(b"a@Y.example").unwrap());
+        assert!(r.allowed(b"nodomain").unwrap());
+        assert!(matches!(
+            r.allowed(b"a@x.example"),
+            Err(cdb::CdbError::TruncatedHeader(9))
+        ));
         std::fs::remove_file(d.path().join("morercpthosts.cdb")).unwrap();
         let r = RcptHosts::load(&c).unwrap();
         assert!(r.allowed(b"a@Y.example").unwrap());
