@@ -218,6 +218,50 @@ fn a_damaged_morercpthosts_fails_only_the_lookups_that_reach_it() {
     assert_eq!(child.wait().unwrap().code(), Some(1));
 }
 
+/// validrcptto.cdb is opened at connect and read at each RCPT through
+/// that descriptor: a damaged one fails the lookups (421 at RCPT), not
+/// the greeting; a big one (read piecemeal, not whole) answers as a small.
+#[test]
+fn validrcptto_is_read_at_each_lookup() {
+    let h = Host::oracle();
+    let path = h.control().join("validrcptto.cdb");
+    let mut w = qmail::cdb::Writer::new();
+    for i in 0..2000 {
+        w.add(format!("user{i}@example.org").as_bytes(), b"")
+            .unwrap();
+    }
+    w.add(b"testuser@example.org", b"").unwrap();
+    let big = w.finish().unwrap();
+    assert!(big.len() > 64 * 1024);
+    std::fs::write(&path, big).unwrap();
+    let (mut child, sock) = h.spawn(&[]);
+    let mut c = Client::Plain(sock);
+    assert!(c.reply().starts_with("220 "));
+    assert!(cmd(&mut c, "HELO x\r\n").starts_with("250 "));
+    assert_eq!(cmd(&mut c, "MAIL FROM:<a@b.example>\r\n"), "250 ok\r\n");
+    for ok in ["testuser@example.org", "USER1999@example.org"] {
+        assert_eq!(cmd(&mut c, &format!("RCPT TO:<{ok}>\r\n")), "250 ok\r\n");
+    }
+    assert_eq!(
+        cmd(&mut c, "RCPT TO:<user2000@example.org>\r\n"),
+        "553 sorry, this recipient is not in my validrcptto list (#5.7.1)\r\n"
+    );
+    assert_eq!(cmd(&mut c, "QUIT\r\n"), "221 oracle.example\r\n");
+    child.wait().unwrap();
+
+    std::fs::write(&path, b"not a cdb").unwrap();
+    let (mut child, sock) = h.spawn(&[]);
+    let mut c = Client::Plain(sock);
+    assert!(c.reply().starts_with("220 "));
+    assert!(cmd(&mut c, "HELO x\r\n").starts_with("250 "));
+    assert_eq!(cmd(&mut c, "MAIL FROM:<a@b.example>\r\n"), "250 ok\r\n");
+    assert_eq!(
+        cmd(&mut c, "RCPT TO:<testuser@example.org>\r\n"),
+        "421 unable to read controls (#4.3.0)\r\n"
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+}
+
 #[test]
 fn missing_or_hanging_checkpassword() {
     let h = Host::oracle();

@@ -27,9 +27,10 @@ fn run(host: &Host, input: &[u8]) -> Vec<u8> {
     let mut cfg = Config::load(&host.qmail(), &env).unwrap();
     cfg.timeout = 5;
     // Nothing is a valid recipient: no path reaches DATA.
-    cfg.validrcptto = Some(qmail::smtp::validrcptto::ValidRcptTo::new(
-        qmail::cdb::Reader::new(qmail::cdb::Writer::new().finish().unwrap()).unwrap(),
-    ));
+    let empty = host.qmail().join("control/empty.cdb");
+    std::fs::write(&empty, qmail::cdb::Writer::new().finish().unwrap()).unwrap();
+    cfg.validrcptto = qmail::smtp::validrcptto::ValidRcptTo::open(&empty).unwrap();
+    assert!(cfg.validrcptto.is_some());
     let (ours, theirs) = UnixStream::pair().unwrap();
     let fd: OwnedFd = theirs.into();
     let rd = std::fs::File::from(fd.try_clone().unwrap());

@@ -22,7 +22,9 @@ use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::process::ExitCode;
 
-use qmail::cdb::Reader;
+use std::path::Path;
+
+use qmail::cdb::FileReader;
 use qmail::tcp::errstr::{errno_str, errstr};
 use qmail::tcp::rules;
 
@@ -47,19 +49,17 @@ fn main() -> ExitCode {
         );
         ExitCode::from(111)
     };
-    let bytes = match std::fs::read(&fn_rules) {
-        Ok(b) => b,
-        Err(e) => return fail(errstr(&e)),
-    };
     let protocol = errno_str(libc::EPROTO);
-    let Ok(db) = Reader::new(&bytes[..]) else {
-        return fail(protocol);
+    let db = match FileReader::open(Path::new(&fn_rules)) {
+        Ok(Ok(db)) => db,
+        Ok(Err(_)) => return fail(protocol),
+        Err(e) => return fail(errstr(&e)),
     };
     let found = match rules::lookup(&db, &ip, host.as_deref(), info.as_deref()) {
         Ok(f) => f,
         Err(_) => return fail(protocol),
     };
-    let report = rules::check_report(found.as_ref().map(|(k, d)| (&k[..], *d)));
+    let report = rules::check_report(found.as_ref().map(|(k, d)| (&k[..], &d[..])));
     let mut out = std::io::stdout().lock();
     if out.write_all(&report).and_then(|()| out.flush()).is_err() {
         return ExitCode::from(111);

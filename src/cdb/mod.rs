@@ -12,16 +12,23 @@
 //! sign-extends key bytes >= 0x80 (`shared/spec/vmailmgr/passwd-cdb.md` §2):
 //! [`Hash::SignExtend`].
 //!
-//! This module is a pure codec over bytes: [`Reader`] validates every
-//! offset it follows, so a truncated or corrupt file yields
-//! [`CdbError`], never a panic or an out-of-bounds read; [`Writer`] builds
-//! the exact bytes `cdbmake` and tinycdb's `cdb -c` produce for the same
-//! records in the same order. Files are read whole into memory: the
-//! databases qmail uses are small and this keeps the module free of I/O.
+//! Two readers share one lookup walk: [`Reader`] over bytes in memory
+//! (tables read once and kept, tests), and [`FileReader`], which keeps
+//! only the header and reads the rest from the open file at each lookup,
+//! as qmail's `cdb_seek` does: for the tables opened per connection
+//! (validrcptto.cdb, morercpthosts.cdb, tcp.smtp.cdb), which on a big
+//! host run to megabytes. Both validate every offset they follow, so a
+//! truncated or corrupt file yields [`CdbError`], never a panic or an
+//! out-of-bounds read. [`Writer`] builds the exact bytes `cdbmake` and
+//! tinycdb's `cdb -c` produce for the same records in the same order.
 
 pub mod make;
 
+use std::borrow::Cow;
 use std::fmt;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
 
 /// Which hash function a database was built with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +61,8 @@ pub enum CdbError {
     OutOfBounds(&'static str, u64),
     /// The database would not fit the 32-bit offsets.
     TooLarge,
+    /// Reading the file failed.
+    Read(std::io::ErrorKind),
 }
 
 impl fmt::Display for CdbError {
@@ -69,6 +78,7 @@ impl fmt::Display for CdbError {
                 )
             }
             CdbError::TooLarge => write!(f, "cdb would exceed 4 GiB"),
+            CdbError::Read(kind) => write!(f, "cdb read failed: {kind}"),
         }
     }
 }
@@ -96,6 +106,198 @@ fn slice_at<'a>(
         .checked_add(len as usize)
         .ok_or(CdbError::OutOfBounds(what, pos))?;
     data.get(start..end).ok_or(CdbError::OutOfBounds(what, pos))
+}
+
+/// Where a lookup reads from: bytes in memory, or the file itself.
+trait Source {
+    /// `len` bytes at `pos`; `what` names them in the error.
+    fn bytes_at(&self, pos: u64, len: u32, what: &'static str) -> Result<Cow<'_, [u8]>, CdbError>;
+
+    /// Two little-endian u32 at `pos` (a slot, a record header), in one
+    /// read.
+    fn pair_at(&self, pos: u64, what: &'static str) -> Result<(u32, u32), CdbError> {
+        let b = self.bytes_at(pos, 8, what)?;
+        Ok((
+            u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+        ))
+    }
+}
+
+impl Source for [u8] {
+    fn bytes_at(&self, pos: u64, len: u32, what: &'static str) -> Result<Cow<'_, [u8]>, CdbError> {
+        slice_at(self, pos, len, what).map(Cow::Borrowed)
+    }
+}
+
+/// One key's walk through its hash table: `cdb_find`, then each step a
+/// `cdb_findnext`.
+struct Probe {
+    hash: u32,
+    tpos: u64,
+    tlen: u64,
+    slot: u64,
+    probes: u64,
+}
+
+impl Probe {
+    /// Start at the table the 2048-byte `header` names for `hash`.
+    fn start(header: &[u8], hash: u32) -> Probe {
+        let slot_ptr = u64::from(hash & 255) * 8;
+        // Header reads cannot fail: the header is known to be complete.
+        let tpos = u32_at(header, slot_ptr, "table pointer").unwrap_or(0);
+        let tlen = u32_at(header, slot_ptr + 4, "table length").unwrap_or(0);
+        Probe {
+            hash,
+            tpos: u64::from(tpos),
+            tlen: u64::from(tlen),
+            slot: if tlen == 0 {
+                0
+            } else {
+                u64::from(hash >> 8) % u64::from(tlen)
+            },
+            probes: 0,
+        }
+    }
+
+    /// The next record stored under `key`: where its data starts, and its
+    /// length. `None` once an empty slot or the whole table is passed.
+    fn next(
+        &mut self,
+        src: &(impl Source + ?Sized),
+        key: &[u8],
+    ) -> Result<Option<(u64, u32)>, CdbError> {
+        while self.probes < self.tlen {
+            let at = self.tpos + self.slot * 8;
+            let (h, rpos) = src.pair_at(at, "hash slot")?;
+            let rpos = u64::from(rpos);
+            self.probes += 1;
+            self.slot = (self.slot + 1) % self.tlen;
+            if rpos == 0 {
+                break;
+            }
+            if h != self.hash {
+                continue;
+            }
+            let (klen, dlen) = src.pair_at(rpos, "record")?;
+            if klen as usize != key.len() {
+                continue;
+            }
+            if *src.bytes_at(rpos + 8, klen, "key")? == *key {
+                return Ok(Some((rpos + 8 + u64::from(klen), dlen)));
+            }
+        }
+        self.probes = self.tlen;
+        Ok(None)
+    }
+}
+
+/// A key lookup, from memory or from the file: what the tables built on
+/// cdb ask of it.
+pub trait Lookup {
+    /// The first value stored under `key` (`cdb_find`).
+    fn lookup(&self, key: &[u8]) -> Result<Option<Cow<'_, [u8]>>, CdbError>;
+}
+
+impl<D: AsRef<[u8]>> Lookup for Reader<D> {
+    fn lookup(&self, key: &[u8]) -> Result<Option<Cow<'_, [u8]>>, CdbError> {
+        Ok(self.get(key)?.map(Cow::Borrowed))
+    }
+}
+
+/// A cdb read from its open file at each lookup (`cdb_seek`): only the
+/// header is held, unless the file is small enough that one read of all
+/// of it costs less than the reads of a lookup. The file keeps the inode
+/// it was opened on, so a table replaced by rename (`tcprules`,
+/// `qmail-newmrh`, a cron job) is seen by the next open, never half by one
+/// reader.
+#[derive(Debug)]
+pub struct FileReader {
+    file: File,
+    len: u64,
+    /// The header, or the whole file when it is at most [`WHOLE`] bytes.
+    held: Vec<u8>,
+    hash: Hash,
+}
+
+/// Files up to this size are read whole at open.
+const WHOLE: u64 = 16 * 1024;
+
+impl FileReader {
+    /// Open a standard cdb: the I/O error of opening (absent, unreadable)
+    /// outside, what is wrong with the file inside.
+    pub fn open(path: &Path) -> std::io::Result<Result<Self, CdbError>> {
+        Ok(Self::from_file(File::open(path)?, Hash::Standard))
+    }
+
+    /// Use an open cdb file built with `hash`.
+    pub fn from_file(file: File, hash: Hash) -> Result<Self, CdbError> {
+        Self::holding(file, hash, WHOLE)
+    }
+
+    /// [`FileReader::from_file`], reading the file whole if it is at most
+    /// `whole` bytes.
+    fn holding(file: File, hash: Hash, whole: u64) -> Result<Self, CdbError> {
+        let len = file.metadata().map_err(|e| CdbError::Read(e.kind()))?.len();
+        let mut r = FileReader {
+            file,
+            len,
+            held: Vec::new(),
+            hash,
+        };
+        if len < HEADER as u64 {
+            return Err(CdbError::TruncatedHeader(len as usize));
+        }
+        let first = if len <= whole {
+            len as u32
+        } else {
+            HEADER as u32
+        };
+        r.held = r.bytes_at(0, first, "header")?.into_owned();
+        Ok(r)
+    }
+
+    /// The first value stored under `key` (`cdb_find`).
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, CdbError> {
+        let mut probe = Probe::start(&self.held, self.hash.of(key));
+        match probe.next(self, key)? {
+            Some((pos, len)) => Ok(Some(self.bytes_at(pos, len, "data")?.into_owned())),
+            None => Ok(None),
+        }
+    }
+
+    /// True when `key` is present.
+    pub fn contains(&self, key: &[u8]) -> Result<bool, CdbError> {
+        let mut probe = Probe::start(&self.held, self.hash.of(key));
+        Ok(probe.next(self, key)?.is_some())
+    }
+}
+
+impl Source for FileReader {
+    fn bytes_at(&self, pos: u64, len: u32, what: &'static str) -> Result<Cow<'_, [u8]>, CdbError> {
+        let end = pos.checked_add(u64::from(len));
+        if end.is_none_or(|e| e > self.len) {
+            return Err(CdbError::OutOfBounds(what, pos));
+        }
+        if self.held.len() as u64 == self.len {
+            return self.held.bytes_at(pos, len, what);
+        }
+        let mut buf = vec![0; len as usize];
+        match self.file.read_exact_at(&mut buf, pos) {
+            Ok(()) => Ok(Cow::Owned(buf)),
+            // Truncated since it was opened.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Err(CdbError::OutOfBounds(what, pos))
+            }
+            Err(e) => Err(CdbError::Read(e.kind())),
+        }
+    }
+}
+
+impl Lookup for FileReader {
+    fn lookup(&self, key: &[u8]) -> Result<Option<Cow<'_, [u8]>>, CdbError> {
+        Ok(self.get(key)?.map(Cow::Owned))
+    }
 }
 
 /// A cdb held in memory.
@@ -147,25 +349,12 @@ impl<D: AsRef<[u8]>> Reader<D> {
     /// Every value stored under `key`, in insertion order
     /// (`cdb_find` then `cdb_findnext`).
     pub fn find<'a, 'k>(&'a self, key: &'k [u8]) -> Find<'a, 'k> {
-        let h = self.hash.of(key);
         let data = self.data.as_ref();
-        let slot_ptr = u64::from(h & 255) * 8;
-        // Header reads cannot fail: the header is known to be complete.
-        let tpos = u32_at(data, slot_ptr, "table pointer").unwrap_or(0);
-        let tlen = u32_at(data, slot_ptr + 4, "table length").unwrap_or(0);
         Find {
             data,
             key,
-            hash: h,
-            tpos: u64::from(tpos),
-            tlen: u64::from(tlen),
-            slot: if tlen == 0 {
-                0
-            } else {
-                u64::from(h >> 8) % u64::from(tlen)
-            },
-            probes: 0,
-            done: tlen == 0,
+            probe: Probe::start(data, self.hash.of(key)),
+            done: false,
         }
     }
 
@@ -194,39 +383,19 @@ impl Reader<Vec<u8>> {
 pub struct Find<'a, 'k> {
     data: &'a [u8],
     key: &'k [u8],
-    hash: u32,
-    tpos: u64,
-    tlen: u64,
-    slot: u64,
-    probes: u64,
+    probe: Probe,
     done: bool,
 }
 
 impl<'a> Find<'a, '_> {
     fn step(&mut self) -> Result<Option<&'a [u8]>, CdbError> {
-        while self.probes < self.tlen {
-            let at = self.tpos + self.slot * 8;
-            let h = u32_at(self.data, at, "hash slot")?;
-            let rpos = u64::from(u32_at(self.data, at + 4, "hash slot")?);
-            self.probes += 1;
-            self.slot = (self.slot + 1) % self.tlen;
-            if rpos == 0 {
-                break;
-            }
-            if h != self.hash {
-                continue;
-            }
-            let klen = u32_at(self.data, rpos, "record")?;
-            let dlen = u32_at(self.data, rpos + 4, "record")?;
-            if klen as usize != self.key.len() {
-                continue;
-            }
-            if slice_at(self.data, rpos + 8, klen, "key")? == self.key {
-                return slice_at(self.data, rpos + 8 + u64::from(klen), dlen, "data").map(Some);
+        match self.probe.next(self.data, self.key)? {
+            Some((pos, len)) => slice_at(self.data, pos, len, "data").map(Some),
+            None => {
+                self.done = true;
+                Ok(None)
             }
         }
-        self.done = true;
-        Ok(None)
     }
 }
 

@@ -110,6 +110,74 @@ fn cdbmake_12_lines() {
     );
 }
 
+/// A FileReader over `bytes`, written to a temporary file, that reads
+/// the file at each lookup however small it is.
+fn file_reader(bytes: &[u8], hash: Hash) -> Result<FileReader, CdbError> {
+    let mut f = tempfile::tempfile().unwrap();
+    std::io::Write::write_all(&mut f, bytes).unwrap();
+    FileReader::holding(f, hash, 0)
+}
+
+#[test]
+fn file_reader_reads_only_what_a_lookup_needs() {
+    let recs = [
+        (b"a".to_vec(), b"1".to_vec()),
+        (b"b".to_vec(), b"x".to_vec()),
+    ];
+    let bytes = build(Hash::Standard, &recs);
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("t.cdb");
+    std::fs::write(&path, &bytes).unwrap();
+    let r = FileReader::open(&path).unwrap().unwrap();
+    assert_eq!(r.get(b"b").unwrap(), Some(b"x".to_vec()));
+    assert!(r.contains(b"a").unwrap());
+    assert!(!r.contains(b"c").unwrap());
+    assert_eq!(r.lookup(b"a").unwrap().as_deref(), Some(&b"1"[..]));
+    // Rebuilt by rename: the open reader keeps its file; a new open sees
+    // the new one.
+    let new = build(Hash::Standard, &[(b"c".to_vec(), b"3".to_vec())]);
+    std::fs::write(d.path().join("t.tmp"), &new).unwrap();
+    std::fs::rename(d.path().join("t.tmp"), &path).unwrap();
+    assert_eq!(r.get(b"b").unwrap(), Some(b"x".to_vec()));
+    let r2 = FileReader::open(&path).unwrap().unwrap();
+    assert_eq!(r2.get(b"c").unwrap(), Some(b"3".to_vec()));
+    assert!(FileReader::open(&d.path().join("absent")).is_err());
+}
+
+#[test]
+fn file_reader_truncations_are_errors_or_consistent_answers() {
+    let recs: Vec<_> = (0..40u8)
+        .map(|i| (vec![b'k', i], vec![i; usize::from(i)]))
+        .collect();
+    let bytes = build(Hash::Standard, &recs);
+    for n in (0..bytes.len()).step_by(7) {
+        match file_reader(&bytes[..n], Hash::Standard) {
+            Err(CdbError::TruncatedHeader(m)) => assert_eq!(m, n),
+            Err(e) => panic!("unexpected {e}"),
+            Ok(r) => {
+                let mem = Reader::new(&bytes[..n]).unwrap();
+                for (k, _) in &recs {
+                    assert_eq!(r.get(k), mem.get(k).map(|v| v.map(<[u8]>::to_vec)));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_file_cut_after_opening_is_out_of_bounds() {
+    let recs = [(b"key".to_vec(), b"value".to_vec())];
+    let bytes = build(Hash::Standard, &recs);
+    let mut f = tempfile::tempfile().unwrap();
+    std::io::Write::write_all(&mut f, &bytes).unwrap();
+    let r = FileReader::holding(f.try_clone().unwrap(), Hash::Standard, 0).unwrap();
+    // A small file is held whole: it answers as it was when opened.
+    let small = FileReader::from_file(f.try_clone().unwrap(), Hash::Standard).unwrap();
+    f.set_len(2050).unwrap();
+    assert!(matches!(r.get(b"key"), Err(CdbError::OutOfBounds(..))));
+    assert_eq!(small.get(b"key").unwrap(), Some(b"value".to_vec()));
+}
+
 fn records() -> impl Strategy<Value = Vec<(Vec<u8>, Vec<u8>)>> {
     proptest::collection::vec(
         (
@@ -136,6 +204,24 @@ proptest! {
         let mut text = Vec::new();
         make::write(&recs, &mut text);
         prop_assert_eq!(make::parse(&text).unwrap(), recs);
+    }
+
+    #[test]
+    fn file_reader_agrees_with_memory(recs in records(), sign in any::<bool>(), probe in proptest::collection::vec(any::<u8>(), 0..12)) {
+        let hash = if sign { Hash::SignExtend } else { Hash::Standard };
+        let bytes = build(hash, &recs);
+        let mem = Reader::with_hash(&bytes[..], hash).unwrap();
+        let file = file_reader(&bytes, hash).unwrap();
+        for k in recs.iter().map(|(k, _)| k).chain([&probe]) {
+            prop_assert_eq!(file.get(k).unwrap(), mem.get(k).unwrap().map(<[u8]>::to_vec));
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_a_file_reader(bytes in proptest::collection::vec(any::<u8>(), 2048..2400), key in proptest::collection::vec(any::<u8>(), 0..4)) {
+        let mem = Reader::new(&bytes[..]).unwrap();
+        let file = file_reader(&bytes, Hash::Standard).unwrap();
+        prop_assert_eq!(file.get(&key), mem.get(&key).map(|v| v.map(<[u8]>::to_vec)));
     }
 
     #[test]

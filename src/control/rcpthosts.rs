@@ -20,18 +20,19 @@ use crate::cdb;
 use crate::control::map::{Map, Shape};
 use crate::control::Control;
 
-/// rcpthosts plus morercpthosts.cdb, as read at start-up (`rcpthosts_init`).
-#[derive(Debug, Clone, Default)]
+/// rcpthosts plus morercpthosts.cdb, as opened at start-up
+/// (`rcpthosts_init`); the cdb is read at each lookup that reaches it.
+#[derive(Debug, Default)]
 pub struct RcptHosts {
     /// `None`: control/rcpthosts does not exist, every domain is allowed.
     hosts: Option<Map>,
     /// The cdb, or what its first lookup will report.
-    more: Option<Result<cdb::Reader, cdb::CdbError>>,
+    more: Option<Result<cdb::FileReader, cdb::CdbError>>,
 }
 
 impl RcptHosts {
     /// From rcpthosts' lines (`None`: no file) and morercpthosts.cdb.
-    pub fn new(lines: Option<Vec<Vec<u8>>>, more: Option<cdb::Reader>) -> Self {
+    pub fn new(lines: Option<Vec<Vec<u8>>>, more: Option<cdb::FileReader>) -> Self {
         match lines {
             Some(l) => RcptHosts {
                 hosts: Some(Map::from_lines(&l, Shape::Plain)),
@@ -48,8 +49,8 @@ impl RcptHosts {
         let Some(lines) = control.read_list("rcpthosts", false)? else {
             return Ok(RcptHosts::default());
         };
-        let more = match std::fs::read(control.dir().join("morercpthosts.cdb")) {
-            Ok(b) => Some(cdb::Reader::new(b)),
+        let more = match cdb::FileReader::open(&control.dir().join("morercpthosts.cdb")) {
+            Ok(db) => Some(db),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         };
@@ -111,12 +112,15 @@ mod tests {
         assert!(!r.allowed(b"a@").unwrap());
         let mut w = cdb::Writer::new();
         w.add(b"more.example", b"").unwrap();
-        let more = cdb::Reader::new(w.finish().unwrap()).unwrap();
-        let r = RcptHosts::new(Some(l(&["x.example"])), Some(more.clone()));
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("morercpthosts.cdb");
+        std::fs::write(&path, w.finish().unwrap()).unwrap();
+        let more = || cdb::FileReader::open(&path).unwrap().unwrap();
+        let r = RcptHosts::new(Some(l(&["x.example"])), Some(more()));
         assert!(r.allowed(b"a@more.example").unwrap());
         assert!(r.allowed(b"a@MORE.example").unwrap());
         assert!(!r.allowed(b"a@less.example").unwrap());
-        assert!(RcptHosts::new(None, Some(more))
+        assert!(RcptHosts::new(None, Some(more()))
             .allowed(b"a@any.example")
             .unwrap());
     }

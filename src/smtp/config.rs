@@ -6,7 +6,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::auth::sasl::Mode;
-use crate::cdb;
 use crate::control::Control;
 
 use super::policy::ConstMap;
@@ -117,7 +116,7 @@ impl Env {
 }
 
 /// The controls in force for this connection.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Config {
     pub control_dir: PathBuf,
     pub greeting: Vec<u8>,
@@ -128,14 +127,6 @@ pub struct Config {
     pub databytes: u64,
     pub validrcptto: Option<ValidRcptTo>,
     pub validrcptto_limit: u64,
-}
-
-fn read_cdb(path: &Path) -> Result<Option<cdb::Reader>, ControlError> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(cdb::Reader::new(b).map_err(|_| ControlError)?)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(_) => Err(ControlError),
-    }
 }
 
 impl Config {
@@ -169,7 +160,7 @@ impl Config {
             None => Some(c.dir().join("validrcptto.cdb")),
         };
         let validrcptto = match vpath {
-            Some(p) => read_cdb(&p)?.map(ValidRcptTo::new),
+            Some(p) => ValidRcptTo::open(&p).map_err(|_| ControlError)?,
             None => None,
         };
         let validrcptto_limit = env

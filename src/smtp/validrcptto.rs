@@ -6,6 +6,9 @@
 //! `LOCAL-up-to-that-dash` + `default@DOMAIN`; then `@DOMAIN`. A hit whose
 //! value starts with `-` rejects.
 
+use std::io;
+use std::path::Path;
+
 use crate::cdb;
 
 /// Default number of rejections after which the connection is dropped.
@@ -18,10 +21,13 @@ pub enum Verdict {
     Invalid,
 }
 
-/// A validrcptto table read at connection start.
-#[derive(Debug, Clone)]
+/// A validrcptto table opened at connection start and read at each
+/// lookup, through that one descriptor for the whole connection.
+#[derive(Debug)]
 pub struct ValidRcptTo {
-    db: cdb::Reader,
+    /// The cdb, or what is wrong with it: reported by the lookups, as
+    /// the open succeeded.
+    db: Result<cdb::FileReader, cdb::CdbError>,
 }
 
 /// The cdb could not be read.
@@ -29,8 +35,14 @@ pub struct ValidRcptTo {
 pub struct CdbReadError;
 
 impl ValidRcptTo {
-    pub fn new(db: cdb::Reader) -> Self {
-        ValidRcptTo { db }
+    /// Open the table at `path`: `None` if there is none (the check is
+    /// off); an error if it cannot be opened.
+    pub fn open(path: &Path) -> io::Result<Option<Self>> {
+        match cdb::FileReader::open(path) {
+            Ok(db) => Ok(Some(ValidRcptTo { db })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The keys looked up for `addr`, in order.
@@ -49,8 +61,9 @@ impl ValidRcptTo {
 
     /// Look `addr` up.
     pub fn check(&self, addr: &[u8]) -> Result<Verdict, CdbReadError> {
+        let db = self.db.as_ref().map_err(|_| CdbReadError)?;
         for key in Self::keys(addr) {
-            if let Some(v) = self.db.get(&key).map_err(|_| CdbReadError)? {
+            if let Some(v) = db.get(&key).map_err(|_| CdbReadError)? {
                 return Ok(if v.first() == Some(&b'-') {
                     Verdict::Invalid
                 } else {
@@ -89,7 +102,14 @@ mod tests {
         ] {
             w.add(k.as_bytes(), v.as_bytes()).unwrap();
         }
-        let v = ValidRcptTo::new(cdb::Reader::new(w.finish().unwrap()).unwrap());
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("validrcptto.cdb");
+        assert!(ValidRcptTo::open(&path).unwrap().is_none());
+        std::fs::write(&path, w.finish().unwrap()).unwrap();
+        let v = ValidRcptTo::open(&path).unwrap().unwrap();
+        // Rebuilt by rename: this connection keeps its table.
+        std::fs::write(d.path().join("tmp"), b"").unwrap();
+        std::fs::rename(d.path().join("tmp"), &path).unwrap();
         let c = |a: &str| v.check(a.as_bytes()).unwrap();
         assert_eq!(c("TestUser@Example.org"), Verdict::Valid);
         assert_eq!(c("list-anything@example.org"), Verdict::Valid);
@@ -108,5 +128,14 @@ mod tests {
                 b"@d".to_vec()
             ]
         );
+    }
+
+    #[test]
+    fn a_damaged_table_fails_its_lookups() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("validrcptto.cdb");
+        std::fs::write(&path, b"not a cdb").unwrap();
+        let v = ValidRcptTo::open(&path).unwrap().unwrap();
+        assert_eq!(v.check(b"a@b"), Err(CdbReadError));
     }
 }

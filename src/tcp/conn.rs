@@ -26,9 +26,10 @@ use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::fd::AsFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::Command;
 
-use crate::cdb::Reader;
+use crate::cdb::FileReader;
 
 use super::builtin::{Builtin, Found};
 use super::errstr::{errno_str, errstr};
@@ -266,15 +267,18 @@ fn finish<'a>(
     let mut extra: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     if let Some(path) = &o.rules {
         let show = String::from_utf8_lossy(path.as_bytes()).into_owned();
-        match std::fs::read(path) {
-            Ok(bytes) => {
+        // Opened per connection and read at each lookup, as 0.88's
+        // cdb_find: a rules file rebuilt by rename counts from the next
+        // connection, and a big one costs no more than a small one.
+        match FileReader::open(Path::new(path)) {
+            Ok(db) => {
                 let protocol = || {
                     Stop::Drop(format!(
                         "unable to read {show}: {}",
                         errno_str(libc::EPROTO)
                     ))
                 };
-                let Ok(db) = Reader::new(&bytes[..]) else {
+                let Ok(db) = db else {
                     return Err(protocol());
                 };
                 match rules::lookup(
@@ -284,7 +288,7 @@ fn finish<'a>(
                     f.remote_info.as_deref(),
                 ) {
                     Ok(Some((_, data))) => {
-                        let ins = Instructions::decode(data);
+                        let ins = Instructions::decode(&data);
                         deny = ins.deny;
                         extra = ins.env;
                     }

@@ -23,9 +23,10 @@
 //! ends it, as in 0.88 (and the line is then refused). A line without any
 //! colon is skipped, as 0.88 does (the IPv6 variant loops forever there).
 
+use std::borrow::Cow;
 use std::fmt;
 
-use crate::cdb::{CdbError, Reader};
+use crate::cdb::{CdbError, Lookup};
 
 /// A line tcprules refuses (`unable to parse this line`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +111,7 @@ pub fn entries(data: &[u8]) -> impl Iterator<Item = &[u8]> {
 pub type Record = (Vec<u8>, Vec<u8>);
 
 /// The rule a lookup found: its key and its data.
-pub type Found<'a> = (Vec<u8>, &'a [u8]);
+pub type Found<'a> = (Vec<u8>, Cow<'a, [u8]>);
 
 /// One source rule before range expansion.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,14 +296,14 @@ pub fn candidates(ip: &[u8], host: Option<&[u8]>, info: Option<&[u8]>) -> Vec<Ve
 }
 
 /// The first rule that applies: its key and data, or `None` (allow).
-pub fn lookup<'a, D: AsRef<[u8]>>(
-    db: &'a Reader<D>,
+pub fn lookup<'a, L: Lookup>(
+    db: &'a L,
     ip: &[u8],
     host: Option<&[u8]>,
     info: Option<&[u8]>,
 ) -> Result<Option<Found<'a>>, CdbError> {
     for key in candidates(ip, host, info) {
-        if let Some(data) = db.get(&key)? {
+        if let Some(data) = db.lookup(&key)? {
             return Ok(Some((key, data)));
         }
     }

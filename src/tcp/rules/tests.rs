@@ -1,5 +1,5 @@
 use super::*;
-use crate::cdb::Writer;
+use crate::cdb::{Reader, Writer};
 use proptest::prelude::*;
 
 fn rec(k: &[u8], v: &[u8]) -> (Vec<u8>, Vec<u8>) {
@@ -118,14 +118,14 @@ fn lookup_finds_first_applicable() {
     let (k, d) = lookup(&db, b"127.0.0.1", None, None).unwrap().unwrap();
     assert_eq!(k, b"127.");
     assert_eq!(
-        Instructions::decode(d),
+        Instructions::decode(&d),
         Instructions {
             deny: false,
             env: vec![(b"RELAYCLIENT".to_vec(), Vec::new())]
         }
     );
     let (_, d) = lookup(&db, b"127.0.0.2", None, None).unwrap().unwrap();
-    assert!(Instructions::decode(d).deny);
+    assert!(Instructions::decode(&d).deny);
     let (k, _) = lookup(&db, b"10.1.1.1", None, None).unwrap().unwrap();
     assert_eq!(k, b"");
 }
