@@ -1,7 +1,8 @@
 //! COPY, MOVE and APPEND: new files in the target's `cur/` under
 //! Dovecot-style names (`<secs>.M<usecs>P<pid>.<host>,S=<size>,W=<vsize>:2,<flags>`),
-//! keywords mapped by name into the target's `dovecot-keywords`, UIDs
-//! appended to the target's uidlist under its lock (a copy's record keeps
+//! keywords mapped by name into the target's `dovecot-keywords`, written
+//! to `tmp/` and moved into `cur/` with their UIDs appended to the
+//! target's uidlist under its lock, as Dovecot's save commit does (a copy's record keeps
 //! the source's base name as `G`, as Dovecot's hard-link copy does), and
 //! the UIDPLUS response codes COPYUID / APPENDUID.
 
@@ -85,6 +86,45 @@ struct Incoming<'a> {
     guid: Option<String>,
 }
 
+/// A message waiting in tmp/ for its move into cur/.
+struct Placed {
+    base: String,
+    tmp: std::path::PathBuf,
+    dest: std::path::PathBuf,
+    guid: Option<String>,
+}
+
+/// Put `m` at `tmp`: a hard link to its source (COPY) or, failing that,
+/// its bytes, synced.
+fn put_in_tmp(m: &Incoming, tmp: &Path) -> io::Result<()> {
+    if m.link_from
+        .as_ref()
+        .is_some_and(|src| fs::hard_link(src, tmp).is_ok())
+    {
+        return Ok(());
+    }
+    let mut file = fs::File::create(tmp)?;
+    let written = file.write_all(m.data).and_then(|()| file.sync_data());
+    let dated = match m.mtime {
+        Some(t) if written.is_ok() => {
+            file.set_modified(UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64))
+        }
+        _ => Ok(()),
+    };
+    if let Err(e) = written.and(dated) {
+        let _ = fs::remove_file(tmp);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Remove what a failed store left in tmp/.
+fn remove_all(files: &[Placed]) {
+    for p in files {
+        let _ = fs::remove_file(&p.tmp);
+    }
+}
+
 /// Store messages into the mailbox at `path`; returns (uidvalidity,
 /// new UIDs). They are `\Recent` for the session that has the mailbox
 /// selected read-write (`claim`), else for the next one to select it.
@@ -109,52 +149,62 @@ fn store_into(
         }
         for k in &m.keywords {
             let mut added = false;
-            if let Some(i) = target.keyword_index(k, &mut added)? {
-                f.set(b'a' + i as u8, true);
+            match target.keyword_index(k, &mut added) {
+                Ok(Some(i)) => f.set(b'a' + i as u8, true),
+                Ok(None) => {}
+                Err(e) => {
+                    remove_all(&files);
+                    return Err(e);
+                }
             }
         }
         let size = m.data.len() as u64;
         let vsize = filename::virtual_size(m.data);
         let base = new_base(path, size, vsize, &mut seq);
+        // Into tmp/ first; the move into cur/ waits for the uidlist lock.
+        let tmp = path.join("tmp").join(&base);
+        if let Err(e) = put_in_tmp(m, &tmp) {
+            remove_all(&files);
+            return Err(e);
+        }
         // Into cur/ with the flags in the info part, as Dovecot saves.
         let dest = path.join("cur").join(f.name_for(&base));
-        let linked = m
-            .link_from
-            .as_ref()
-            .is_some_and(|src| fs::hard_link(src, &dest).is_ok());
-        if !linked {
-            let tmp = path.join("tmp").join(&base);
-            let mut file = fs::File::create(&tmp)?;
-            file.write_all(m.data)?;
-            file.sync_data()?;
-            if let Some(t) = m.mtime {
-                let when = UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64);
-                file.set_modified(when)?;
-            }
-            drop(file);
-            fs::rename(&tmp, &dest)?;
-        }
-        files.push((base, m.guid.clone()));
+        files.push(Placed {
+            base,
+            tmp,
+            dest,
+            guid: m.guid.clone(),
+        });
     }
     let mut uids = Vec::new();
     let mut claimed = Ok(());
+    let mut moved = Ok(());
     target.mbox.update(|l| {
-        for (base, guid) in &files {
+        // Moved and numbered under the lock, as Dovecot's save commit
+        // does: a file in cur/ without its record would be numbered by
+        // the next session that syncs, and then again here.
+        for p in &files {
+            if let Err(e) = fs::rename(&p.tmp, &p.dest) {
+                moved = Err(e);
+                break;
+            }
             let uid = l.next_uid();
-            let mut r = Record::new(uid, base);
-            if let Some(g) = guid {
+            let mut r = Record::new(uid, &p.base);
+            if let Some(g) = &p.guid {
                 r.set(b'G', g.clone());
             }
             l.records.push(r);
             l.next_uid = uid + 1;
             uids.push(uid);
         }
-        // Under the uidlist lock, so that no other session's sync takes
-        // them in between.
         if let (true, Some(last)) = (claim, uids.last()) {
             claimed = set_first_recent(path, validity, last + 1);
         }
     })?;
+    if let Err(e) = moved {
+        remove_all(&files[uids.len()..]);
+        return Err(e);
+    }
     claimed?;
     Ok((validity, uids))
 }
@@ -471,5 +521,78 @@ mod tests {
         );
         assert_eq!(parse_datetime(" 1-Jan-1970 01:00:00 +0100"), Some(0));
         assert_eq!(parse_datetime("31-Foo-2023 10:00:00 +0000"), None);
+    }
+
+    /// A stored file shows in cur/ only under the uidlist lock, so that no
+    /// other session's sync can number it before its own record is
+    /// written: a watcher that sees a new file while the lock is free must
+    /// find its record already there.
+    #[test]
+    fn stored_files_appear_only_with_their_records() {
+        use crate::maildir::sync::{self, Mode};
+        use std::collections::HashSet;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().to_path_buf();
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir(root.join(sub)).unwrap();
+        }
+        sync::open(&root, &root, Mode::ReadWrite).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let watcher = {
+            let (root, stop) = (root.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut seen = HashSet::new();
+                let mut unrecorded = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    for e in fs::read_dir(root.join("cur")).unwrap().flatten() {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        let base = name.split(':').next().unwrap_or("").to_string();
+                        if !seen.insert(base.clone()) {
+                            continue;
+                        }
+                        let locked = root.join("dovecot-uidlist.lock").exists();
+                        let list = fs::read_to_string(root.join("dovecot-uidlist")).unwrap();
+                        if !locked && !list.contains(&base) {
+                            unrecorded.push(base);
+                        }
+                    }
+                }
+                (seen.len(), unrecorded)
+            })
+        };
+        let mut all = Vec::new();
+        for batch in 0..8 {
+            let data: Vec<Vec<u8>> = (0..6)
+                .map(|i| format!("Subject: {batch}.{i}\n\nbody\n").into_bytes())
+                .collect();
+            let msgs: Vec<Incoming> = data
+                .iter()
+                .map(|d| Incoming {
+                    data: d,
+                    link_from: None,
+                    system: Vec::new(),
+                    keywords: Vec::new(),
+                    mtime: None,
+                    guid: None,
+                })
+                .collect();
+            let (_, uids) = store_into(&root, "INBOX", &root, &msgs, false).unwrap();
+            all.extend(uids);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        stop.store(true, Ordering::Relaxed);
+        let (seen, unrecorded) = watcher.join().unwrap();
+        assert_eq!(seen, 48);
+        assert!(
+            unrecorded.is_empty(),
+            "in cur/ unlocked without a record: {unrecorded:?}"
+        );
+        let m = sync::open(&root, &root, Mode::ReadOnly).unwrap();
+        let mut uids: Vec<u32> = m.messages.iter().map(|m| m.uid).collect();
+        uids.sort_unstable();
+        assert_eq!(uids, all, "the UIDs APPEND reported are the files' UIDs");
+        assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 0);
     }
 }
