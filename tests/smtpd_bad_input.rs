@@ -195,6 +195,16 @@ fn unreadable_controls_give_421() {
     assert_eq!(child.wait().unwrap().code(), Some(1));
 }
 
+/// A session past the greeting, HELO and MAIL.
+fn greeted_with_mail(h: &Host) -> (std::process::Child, Client) {
+    let (child, sock) = h.spawn(&[]);
+    let mut c = Client::Plain(sock);
+    assert!(c.reply().starts_with("220 "));
+    assert!(cmd(&mut c, "HELO x\r\n").starts_with("250 "));
+    assert_eq!(cmd(&mut c, "MAIL FROM:<a@b.example>\r\n"), "250 ok\r\n");
+    (child, c)
+}
+
 /// A morercpthosts.cdb that is not a cdb: netqmail only opens it at
 /// start, so the greeting comes and rcpthosts' own domains are accepted;
 /// the first RCPT whose lookup reaches the cdb gets the 421.
@@ -202,11 +212,7 @@ fn unreadable_controls_give_421() {
 fn a_damaged_morercpthosts_fails_only_the_lookups_that_reach_it() {
     let h = Host::oracle();
     std::fs::write(h.control().join("morercpthosts.cdb"), b"not a cdb").unwrap();
-    let (mut child, sock) = h.spawn(&[]);
-    let mut c = Client::Plain(sock);
-    assert!(c.reply().starts_with("220 "));
-    assert!(cmd(&mut c, "HELO x\r\n").starts_with("250 "));
-    assert_eq!(cmd(&mut c, "MAIL FROM:<a@b.example>\r\n"), "250 ok\r\n");
+    let (mut child, mut c) = greeted_with_mail(&h);
     assert_eq!(
         cmd(&mut c, "RCPT TO:<testuser@example.org>\r\n"),
         "250 ok\r\n"
@@ -234,11 +240,7 @@ fn validrcptto_is_read_at_each_lookup() {
     let big = w.finish().unwrap();
     assert!(big.len() > 64 * 1024);
     std::fs::write(&path, big).unwrap();
-    let (mut child, sock) = h.spawn(&[]);
-    let mut c = Client::Plain(sock);
-    assert!(c.reply().starts_with("220 "));
-    assert!(cmd(&mut c, "HELO x\r\n").starts_with("250 "));
-    assert_eq!(cmd(&mut c, "MAIL FROM:<a@b.example>\r\n"), "250 ok\r\n");
+    let (mut child, mut c) = greeted_with_mail(&h);
     for ok in ["testuser@example.org", "USER1999@example.org"] {
         assert_eq!(cmd(&mut c, &format!("RCPT TO:<{ok}>\r\n")), "250 ok\r\n");
     }
@@ -250,11 +252,7 @@ fn validrcptto_is_read_at_each_lookup() {
     child.wait().unwrap();
 
     std::fs::write(&path, b"not a cdb").unwrap();
-    let (mut child, sock) = h.spawn(&[]);
-    let mut c = Client::Plain(sock);
-    assert!(c.reply().starts_with("220 "));
-    assert!(cmd(&mut c, "HELO x\r\n").starts_with("250 "));
-    assert_eq!(cmd(&mut c, "MAIL FROM:<a@b.example>\r\n"), "250 ok\r\n");
+    let (mut child, mut c) = greeted_with_mail(&h);
     assert_eq!(
         cmd(&mut c, "RCPT TO:<testuser@example.org>\r\n"),
         "421 unable to read controls (#4.3.0)\r\n"

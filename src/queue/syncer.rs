@@ -209,25 +209,23 @@ mod tests {
         assert_eq!((st.started, st.ended, st.running), (3, 3, false));
     }
 
-    #[test]
-    fn callers_during_an_fsync_share_the_next() {
-        let d = tempfile::tempdir().unwrap();
-        let path = d.path().to_path_buf();
-        let g = group(&path);
-        // Pretend fsync 1 is running: every caller must wait for number 2.
+    /// Pretend fsync 1 of `path` is running, let `n` callers queue
+    /// behind it, end it; their results.
+    fn behind_a_running_fsync(path: &Path, n: usize) -> Vec<io::Result<()>> {
+        let g = group(path);
         {
             let mut st = lock(&g.state);
             st.started = 1;
             st.running = true;
         }
-        let callers: Vec<_> = (0..9)
+        let callers: Vec<_> = (0..n)
             .map(|_| {
-                let p = path.clone();
+                let p = path.to_path_buf();
                 std::thread::spawn(move || sync_dir_shared(&p))
             })
             .collect();
-        // Let them all queue behind the pretended fsync, then end it.
-        while Arc::strong_count(&g) < 2 + 9 {
+        // Each caller holds the group; give the last one time to wait.
+        while Arc::strong_count(&g) < 2 + n {
             std::thread::yield_now();
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -237,9 +235,16 @@ mod tests {
             st.ended = 1;
         }
         g.ended.notify_all();
-        for c in callers {
-            c.join().unwrap().unwrap();
+        callers.into_iter().map(|c| c.join().unwrap()).collect()
+    }
+
+    #[test]
+    fn callers_during_an_fsync_share_the_next() {
+        let d = tempfile::tempdir().unwrap();
+        for r in behind_a_running_fsync(d.path(), 9) {
+            r.unwrap();
         }
+        let g = group(d.path());
         let st = lock(&g.state);
         assert_eq!((st.started, st.ended), (2, 2), "one fsync served all nine");
     }
@@ -247,32 +252,8 @@ mod tests {
     #[test]
     fn a_shared_fsyncs_error_reaches_every_caller() {
         let d = tempfile::tempdir().unwrap();
-        let path = d.path().join("gone");
-        let g = group(&path);
-        {
-            let mut st = lock(&g.state);
-            st.started = 1;
-            st.running = true;
-        }
-        let callers: Vec<_> = (0..4)
-            .map(|_| {
-                let p = path.clone();
-                std::thread::spawn(move || sync_dir_shared(&p))
-            })
-            .collect();
-        while Arc::strong_count(&g) < 2 + 4 {
-            std::thread::yield_now();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        {
-            let mut st = lock(&g.state);
-            st.running = false;
-            st.ended = 1;
-        }
-        g.ended.notify_all();
-        for c in callers {
-            let e = c.join().unwrap().unwrap_err();
-            assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        for r in behind_a_running_fsync(&d.path().join("gone"), 4) {
+            assert_eq!(r.unwrap_err().kind(), io::ErrorKind::NotFound);
         }
     }
 
