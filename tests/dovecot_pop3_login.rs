@@ -404,3 +404,68 @@ fn checkvpw_is_the_passdb() {
          -ERR [AUTH] Authentication failed.\r\n+OK Logging out\r\n"
     );
 }
+
+/// login-common's timeout counts from the connection, not from the last
+/// command (3 minutes; 1 s here through QMAILRS_IMAP_LOGIN_TIMEOUT), and
+/// inside an AUTH exchange its text says so.
+#[test]
+fn login_timeout_from_connect() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::Stdio;
+    let site = Site::new();
+    let start = |input: &[u8]| {
+        let mut child = Command::new(LOGIN)
+            .arg("-c")
+            .arg(site.conf())
+            .env_clear()
+            .envs([
+                ("TCPLOCALIP", "127.0.0.1"),
+                ("TCPREMOTEIP", "127.0.0.1"),
+                ("QMAILRS_IMAP_LOGIN_TIMEOUT", "1"),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut w = child.stdin.take().unwrap();
+        w.write_all(input).unwrap();
+        (child, w)
+    };
+    let line = |r: &mut BufReader<std::process::ChildStdout>| {
+        let mut l = String::new();
+        r.read_line(&mut l).unwrap();
+        l
+    };
+    // Busy with USER commands (pre-login POP3 has no NOOP), still out
+    // about a second after connecting.
+    let (mut child, mut w) = start(b"");
+    let mut r = BufReader::new(child.stdout.take().unwrap());
+    assert!(line(&mut r).starts_with("+OK "));
+    let t = std::time::Instant::now();
+    for n in 0..3 {
+        w.write_all(format!("USER u{n}\r\n").as_bytes()).unwrap();
+        assert_eq!(line(&mut r), "+OK\r\n");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(line(&mut r), "-ERR Disconnected for inactivity.\r\n");
+    assert!(
+        t.elapsed() < Duration::from_millis(1900),
+        "{:?}",
+        t.elapsed()
+    );
+    child.wait().unwrap();
+    let (mut child, _w) = start(b"AUTH PLAIN\r\n");
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(
+        out.ends_with("\r\n+ \r\n-ERR Disconnected for inactivity during authentication.\r\n"),
+        "{out}"
+    );
+    child.wait().unwrap();
+}

@@ -15,6 +15,12 @@
 //! `pop3_no_flag_updates`. The checkpassword program gets our
 //! `checkpassword-reply` (installed beside this binary) as its last word.
 //!
+//! A client not logged in 3 minutes after connecting, busy or not, gets
+//! `-ERR Disconnected for inactivity.` (`... during authentication.`
+//! inside an AUTH exchange), as login-common's timeout; the
+//! `QMAILRS_IMAP_LOGIN_TIMEOUT` seconds shorten it for tests, as for
+//! imap-login.
+//!
 //! Security: runs as started (root, to switch users); after a login it
 //! drops to the user's uid/gid before touching the Maildir.
 //! Exit codes: 0 after a session, 89 on a configuration error.
@@ -34,8 +40,6 @@ use qmail::dovecot::pop3::uidl::Format;
 use qmail::dovecot::tlsio::TlsLines;
 use qmail::tls::stream::Conn;
 
-/// Login idle timeout (`CLIENT_LOGIN_IDLE_TIMEOUT_MSECS`).
-const LOGIN_IDLE: Duration = Duration::from_secs(180);
 /// The pop3 process's idle timeout.
 const SESSION_IDLE: Duration = Duration::from_secs(600);
 const FATAL: u8 = 89;
@@ -95,7 +99,8 @@ fn main() -> ExitCode {
             return ExitCode::from(FATAL);
         }
     };
-    let conn = match Conn::stdio(LOGIN_IDLE) {
+    let login_timeout = login::login_timeout();
+    let conn = match Conn::stdio(login_timeout) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("pop3-login: Fatal: {e}");
@@ -114,7 +119,7 @@ fn main() -> ExitCode {
         }
         client.tls = true;
     }
-    let user = match run(&set, &mut client, &mut io) {
+    let user = match run(&set, &mut client, &mut io, login_timeout) {
         LoginEnd::Closed => return ExitCode::SUCCESS,
         LoginEnd::LoggedIn(u) => u,
     };

@@ -78,28 +78,8 @@ fn tls_offered(set: &Settings) -> bool {
     set.ssl != Ssl::No && set.tls.is_some()
 }
 
-/// Dovecot's `CLIENT_LOGIN_TIMEOUT_MSECS`: a client not logged in this
-/// long after connecting is disconnected, busy or not.
-pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// [`LOGIN_TIMEOUT`], or the seconds in `QMAILRS_IMAP_LOGIN_TIMEOUT`
-/// (tests) when the process is not set-uid/set-gid.
-pub fn login_timeout() -> Duration {
-    let setuid = nix::unistd::getuid() != nix::unistd::geteuid()
-        || nix::unistd::getgid() != nix::unistd::getegid();
-    std::env::var("QMAILRS_IMAP_LOGIN_TIMEOUT")
-        .ok()
-        .filter(|_| !setuid)
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|&n| n > 0)
-        .map_or(LOGIN_TIMEOUT, Duration::from_secs)
-}
-
-/// Let the next read wait only until `deadline`.
-fn until(io: &mut TlsLines, deadline: Instant) {
-    let left = deadline.saturating_duration_since(Instant::now());
-    io.conn.set_timeout(left.max(Duration::from_millis(1)));
-}
+use super::login::until;
+pub use super::login::{login_timeout, LOGIN_TIMEOUT};
 
 /// Serve the non-authenticated state on `io` (the greeting included),
 /// at most `timeout` from now.

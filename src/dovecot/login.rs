@@ -49,6 +49,31 @@ impl Invocation {
     }
 }
 
+/// Dovecot's `CLIENT_LOGIN_TIMEOUT_MSECS`: a client not logged in this
+/// long after connecting is disconnected, busy or not (imap-login and
+/// pop3-login alike: it is login-common's).
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// [`LOGIN_TIMEOUT`], or the seconds in `QMAILRS_IMAP_LOGIN_TIMEOUT`
+/// (tests; both login programs read it) when the process is not
+/// set-uid/set-gid.
+pub fn login_timeout() -> Duration {
+    let setuid = nix::unistd::getuid() != nix::unistd::geteuid()
+        || nix::unistd::getgid() != nix::unistd::getegid();
+    std::env::var("QMAILRS_IMAP_LOGIN_TIMEOUT")
+        .ok()
+        .filter(|_| !setuid)
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&n| n > 0)
+        .map_or(LOGIN_TIMEOUT, Duration::from_secs)
+}
+
+/// Let the next read wait only until `deadline`.
+pub fn until(io: &mut super::tlsio::TlsLines, deadline: std::time::Instant) {
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    io.conn.set_timeout(left.max(Duration::from_millis(1)));
+}
+
 /// Our checkpassword-reply, installed beside the login program (Dovecot's
 /// path when that cannot be told).
 pub fn reply_helper() -> PathBuf {

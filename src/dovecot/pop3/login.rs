@@ -3,9 +3,11 @@
 //! before login, USER/PASS (turned into PLAIN), AUTH with the mechanism
 //! list, PLAIN and LOGIN, STLS, APOP refused, QUIT, three bad commands.
 
+use std::time::{Duration, Instant};
+
 use super::session::CAPABILITY;
 use crate::dovecot::io::{Lines, ReadError};
-use crate::dovecot::login::{self, AuthResult, Client, Settings, Ssl, User};
+use crate::dovecot::login::{self, until, AuthResult, Client, Settings, Ssl, User};
 use crate::dovecot::sasl::{Credentials, Exchange, Mech, Step};
 use crate::dovecot::tlsio::TlsLines;
 
@@ -29,12 +31,16 @@ enum Next {
     LoggedIn(User),
 }
 
-/// Serve the AUTHORIZATION state on `io` (the greeting included).
-pub fn run(set: &Settings, client: &mut Client, io: &mut TlsLines) -> LoginEnd {
+/// Serve the AUTHORIZATION state on `io` (the greeting included), at
+/// most `timeout` from now: login-common's timeout counts from the
+/// connection, not from the last command.
+pub fn run(set: &Settings, client: &mut Client, io: &mut TlsLines, timeout: Duration) -> LoginEnd {
+    let deadline = Instant::now() + timeout;
     io.line(&format!("+OK {}", set.greeting));
     let mut last_user: Option<String> = None;
     let mut bad = 0;
     loop {
+        until(io, deadline);
         let line = match io.read_line() {
             Ok(l) => l,
             Err(ReadError::Timeout) => {
@@ -58,6 +64,7 @@ pub fn run(set: &Settings, client: &mut Client, io: &mut TlsLines) -> LoginEnd {
             &name.to_ascii_uppercase(),
             args,
             &mut last_user,
+            deadline,
         );
         match next {
             Next::Continue => bad = 0,
@@ -88,6 +95,7 @@ fn command(
     name: &str,
     args: &str,
     last_user: &mut Option<String>,
+    deadline: Instant,
 ) -> Next {
     match name {
         "CAPA" => {
@@ -119,7 +127,7 @@ fn command(
             };
             verify(set, client, io, Mech::Plain, &cred)
         }
-        "AUTH" => auth(set, client, io, args),
+        "AUTH" => auth(set, client, io, args, deadline),
         "APOP" => {
             io.line("-ERR APOP not enabled.");
             Next::Continue
@@ -178,7 +186,13 @@ fn stls(set: &Settings, client: &mut Client, io: &mut TlsLines) -> Next {
     Next::Continue
 }
 
-fn auth(set: &Settings, client: &mut Client, io: &mut TlsLines, args: &str) -> Next {
+fn auth(
+    set: &Settings,
+    client: &mut Client,
+    io: &mut TlsLines,
+    args: &str,
+    deadline: Instant,
+) -> Next {
     if args.is_empty() {
         io.out(b"+OK\r\n");
         if client.plaintext_allowed(set) {
@@ -206,8 +220,14 @@ fn auth(set: &Settings, client: &mut Client, io: &mut TlsLines, args: &str) -> N
         match step {
             Step::Challenge(c) => {
                 io.line(&format!("+ {c}"));
-                let Ok(resp) = io.read_line() else {
-                    return Next::Close;
+                until(io, deadline);
+                let resp = match io.read_line() {
+                    Ok(r) => r,
+                    Err(ReadError::Timeout) => {
+                        io.line("-ERR Disconnected for inactivity during authentication.");
+                        return Next::Close;
+                    }
+                    Err(_) => return Next::Close,
                 };
                 step = x.respond(&String::from_utf8_lossy(&resp));
             }
