@@ -5,7 +5,8 @@
 //! records; without it they fall back to qmail-queue; a squatter on its
 //! socket name under another uid is refused; 50 parallel injections land
 //! once each; a daemon killed mid-message is `qq crashed` with nothing in
-//! todo/; SIGTERM finishes the message in flight; a full disk is
+//! todo/; SIGTERM finishes the message in flight; qmail-send's bounces go
+//! through it too; a full disk is
 //! qmail-queue's 53; it refuses to run as root or as a stranger to the
 //! queue.
 //!
@@ -801,4 +802,103 @@ fn daemon_of_another_queue_is_not_used() {
     assert_eq!((code, err.as_str()), (Some(0), ""));
     let files = fs::read_dir(old.join("pid")).unwrap().count();
     assert_eq!(files, 0);
+}
+
+/// qmail-send's bounces are injections too: with qmail-queued running
+/// they go through it (the stub qmail-queue never runs), and the bounce's
+/// `qp` is the one its new message reports, as with qmail-queue. All
+/// local, so the chain ends in a triple bounce without any network.
+#[test]
+fn qmail_send_bounces_through_the_daemon() {
+    let h = Host::new(Mode::Single);
+    for b in [
+        "qmail-send",
+        "qmail-clean",
+        "qmail-start",
+        "qmail-lspawn",
+        "qmail-rspawn",
+        "qmail-local",
+        "qmail-getpw",
+    ] {
+        let dst = h.home.join("bin").join(b);
+        if !dst.exists() {
+            std::os::unix::fs::symlink(bin(b), dst).unwrap();
+        }
+    }
+    // Every local address to an alias home with no .qmail files: each
+    // delivery is "no mailbox here", a permanent failure.
+    let alias = h.dir.path().join("alias");
+    fs::create_dir(&alias).unwrap();
+    fs::set_permissions(&alias, fs::Permissions::from_mode(0o755)).unwrap();
+    let (uid, gid) = me();
+    fs::write(
+        h.home.join("users/assign"),
+        format!("+:alias:{uid}:{gid}:{}:-::\n.\n", alias.display()),
+    )
+    .unwrap();
+    assert!(h.cmd("qmail-newu", "root").status().unwrap().success());
+    let d = h.start();
+    let o = h
+        .cmd("qmail-inject", "nobody")
+        .args(["-f", "nosuchsender7@example.org", "nosuchuser7@example.org"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(b"Subject: x\n\nbody\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let log = h.dir.path().join("send.log");
+    let path = format!(
+        "{}:{}",
+        h.home.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut send = h
+        .cmd("qmail-start", "root")
+        .arg("./Maildir/")
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let text = loop {
+        let text = fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("triple bounce: discarding bounce/") {
+            break text;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(send.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = send.wait();
+    drop(d);
+    assert!(!h.queue_ran(), "qmail-queue ran:\n{text}");
+    // "bounce msg N qp P", then the bounce's own "new msg M" and
+    // "info msg M: bytes B from <> qp P uid U".
+    let qp_after = |line: &str| {
+        line.rsplit_once(" qp ")
+            .map(|(_, r)| r.split(' ').next().unwrap().to_string())
+    };
+    let bounce = text
+        .lines()
+        .find(|l| l.starts_with("bounce msg "))
+        .unwrap_or_else(|| panic!("{text}"));
+    let info = text
+        .lines()
+        .find(|l| l.contains(" from <> qp "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(qp_after(bounce), qp_after(info), "{text}");
+    assert!(
+        text.contains(" from <#@[]> qp "),
+        "the double bounce: {text}"
+    );
 }
