@@ -4,6 +4,7 @@
 //! * [`rules`] — format: the tcprules source language, rules.cdb records,
 //!   and the key order tcpserver looks connections up in.
 //! * [`options`] — tcpserver's command line.
+//! * [`rblsmtpd`] — the DNS blocklist gate in front of an SMTP server.
 //! * [`errstr`] — djb's error texts, which all of ucspi-tcp's messages use.
 //! * [`server`] — mechanism: listening socket, privilege drop, the accept
 //!   loop with its connection limit and log lines.
@@ -15,6 +16,7 @@ pub mod conn;
 pub mod errstr;
 pub mod ident;
 pub mod options;
+pub mod rblsmtpd;
 pub mod rules;
 pub mod server;
 pub mod workers;

@@ -1,5 +1,5 @@
 //! A tiny authoritative DNS responder on 127.0.0.1 for the qmail-remote
-//! tests (pointed at with `QMAILRS_RESOLVER`, or on 127.0.0.1:53 inside a
+//! and rblsmtpd tests (pointed at with `QMAILRS_RESOLVER`, or on 127.0.0.1:53 inside a
 //! network namespace).
 #![allow(dead_code)]
 
@@ -8,7 +8,7 @@ use std::net::UdpSocket;
 use std::sync::{Arc, Mutex};
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, CNAME, MX};
+use hickory_proto::rr::rdata::{A, CNAME, MX, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 #[derive(Clone)]
@@ -55,6 +55,13 @@ impl Zone {
             .map(|i| RData::A(A(i.parse().unwrap())))
             .collect();
         self.set(name, RecordType::A, Answer::Records(v))
+    }
+
+    pub fn txt(&mut self, name: &str, strings: &[&str]) -> &mut Self {
+        let v = vec![RData::TXT(TXT::new(
+            strings.iter().map(|s| s.to_string()).collect(),
+        ))];
+        self.set(name, RecordType::TXT, Answer::Records(v))
     }
 
     pub fn cname(&mut self, name: &str, target: &str) -> &mut Self {
