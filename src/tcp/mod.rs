@@ -5,6 +5,7 @@
 //!   and the key order tcpserver looks connections up in.
 //! * [`options`] — tcpserver's command line.
 //! * [`rblsmtpd`] — the DNS blocklist gate in front of an SMTP server.
+//! * [`filters`] — addcr, delcr, fixcrio and recordio.
 //! * [`errstr`] — djb's error texts, which all of ucspi-tcp's messages use.
 //! * [`server`] — mechanism: listening socket, privilege drop, the accept
 //!   loop with its connection limit and log lines.
@@ -14,6 +15,7 @@
 pub mod builtin;
 pub mod conn;
 pub mod errstr;
+pub mod filters;
 pub mod ident;
 pub mod options;
 pub mod rblsmtpd;
