@@ -93,7 +93,7 @@ pub fn show_ip(ip: IpAddr, force_v6: bool) -> (String, bool) {
     }
 }
 
-fn reverse(ip: IpAddr) -> Option<Vec<u8>> {
+pub(super) fn reverse(ip: IpAddr) -> Option<Vec<u8>> {
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,

@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6};
 
-fn sockaddr_bind(fd: &std::os::fd::OwnedFd, a: SocketAddr) -> nix::Result<()> {
+pub(super) fn sockaddr_bind(fd: &std::os::fd::OwnedFd, a: SocketAddr) -> nix::Result<()> {
     match a {
         SocketAddr::V4(a) => socket::bind(fd.as_raw_fd(), &SockaddrIn::from(a)),
         SocketAddr::V6(a) => socket::bind(fd.as_raw_fd(), &SockaddrIn6::from(a)),
     }
 }
 
-fn sockaddr_connect(fd: &std::os::fd::OwnedFd, a: SocketAddr) -> nix::Result<()> {
+pub(super) fn sockaddr_connect(fd: &std::os::fd::OwnedFd, a: SocketAddr) -> nix::Result<()> {
     match a {
         SocketAddr::V4(a) => socket::connect(fd.as_raw_fd(), &SockaddrIn::from(a)),
         SocketAddr::V6(a) => socket::connect(fd.as_raw_fd(), &SockaddrIn6::from(a)),

@@ -6,6 +6,7 @@
 //! * [`options`] — tcpserver's command line.
 //! * [`rblsmtpd`] — the DNS blocklist gate in front of an SMTP server.
 //! * [`filters`] — addcr, delcr, fixcrio and recordio.
+//! * [`client`] — tcpclient: connect, the `TCP*` environment, fds 6 and 7.
 //! * [`errstr`] — djb's error texts, which all of ucspi-tcp's messages use.
 //! * [`server`] — mechanism: listening socket, privilege drop, the accept
 //!   loop with its connection limit and log lines.
@@ -13,6 +14,7 @@
 //!   log line, exec; [`ident`] looks up TCPREMOTEINFO.
 
 pub mod builtin;
+pub mod client;
 pub mod conn;
 pub mod errstr;
 pub mod filters;
