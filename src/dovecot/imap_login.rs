@@ -11,8 +11,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::dovecot::io::{Lines, ReadError};
-use crate::dovecot::login::{self, AuthResult, Client, Settings, Ssl, User};
-use crate::dovecot::sasl::{Credentials, Exchange, Mech, Step};
+use crate::dovecot::login::{self, AuthResult, Client, SaslEnd, Settings, Ssl, User};
+use crate::dovecot::sasl::{Credentials, Mech};
 use crate::dovecot::tlsio::TlsLines;
 use crate::imap::input::Wait;
 use crate::imap::parse::{self, literal_at_end, Arg, Head};
@@ -319,40 +319,26 @@ fn authenticate(
         io.line(&format!("{tag} {PLAINTEXT_DISALLOWED}"));
         return Next::Continue;
     }
-    let (mut x, mut step) = Exchange::start(mech, initial);
-    loop {
-        match step {
-            Step::Challenge(c) => {
-                io.line(&format!("+ {c}"));
-                until(io, deadline);
-                let resp = match io.read_line() {
-                    Ok(r) => r,
-                    Err(ReadError::Timeout) => {
-                        io.line("* BYE Disconnected for inactivity during authentication.");
-                        io.flush();
-                        return Next::Close;
-                    }
-                    Err(_) => return Next::Close,
-                };
-                step = x.respond(&String::from_utf8_lossy(&resp));
-            }
-            Step::Aborted => {
-                io.line(&format!("{tag} BAD Authentication aborted by client."));
-                return Next::Continue;
-            }
-            Step::InvalidBase64 => {
-                io.line(&format!("{tag} NO [ALERT] Invalid base64 in response"));
-                return Next::Continue;
-            }
-            Step::Failed => {
-                client.auth_attempts += 1;
-                io.flush();
-                std::thread::sleep(set.auth_failure_delay);
-                io.line(&format!("{tag} {AUTH_FAILED}"));
-                return Next::Continue;
-            }
-            Step::Done(cred) => return verify(set, client, io, tag, mech, &cred),
+    match login::sasl_exchange(set, client, io, mech, initial, deadline) {
+        SaslEnd::Done(cred) => verify(set, client, io, tag, mech, &cred),
+        SaslEnd::Aborted => {
+            io.line(&format!("{tag} BAD Authentication aborted by client."));
+            Next::Continue
         }
+        SaslEnd::InvalidBase64 => {
+            io.line(&format!("{tag} NO [ALERT] Invalid base64 in response"));
+            Next::Continue
+        }
+        SaslEnd::Failed => {
+            io.line(&format!("{tag} {AUTH_FAILED}"));
+            Next::Continue
+        }
+        SaslEnd::TimedOut => {
+            io.line("* BYE Disconnected for inactivity during authentication.");
+            io.flush();
+            Next::Close
+        }
+        SaslEnd::Closed => Next::Close,
     }
 }
 

@@ -74,6 +74,59 @@ pub fn until(io: &mut super::tlsio::TlsLines, deadline: std::time::Instant) {
     io.conn.set_timeout(left.max(Duration::from_millis(1)));
 }
 
+/// How a SASL exchange ([`sasl_exchange`]) ended; each login protocol
+/// words the ends in its own replies.
+pub enum SaslEnd {
+    /// The client's credentials, to verify.
+    Done(Credentials),
+    /// The client answered `*`.
+    Aborted,
+    InvalidBase64,
+    /// The mechanism refused the response; the failure delay is over.
+    Failed,
+    /// No response before the login deadline.
+    TimedOut,
+    /// The client went away.
+    Closed,
+}
+
+/// Run `mech`'s challenges (`+ ...`) and the client's responses on `io`,
+/// each response awaited only until `deadline`.
+pub fn sasl_exchange(
+    set: &Settings,
+    client: &mut Client,
+    io: &mut super::tlsio::TlsLines,
+    mech: Mech,
+    initial: Option<&str>,
+    deadline: std::time::Instant,
+) -> SaslEnd {
+    use super::io::{Lines, ReadError};
+    use super::sasl::{Exchange, Step};
+    let (mut x, mut step) = Exchange::start(mech, initial);
+    loop {
+        match step {
+            Step::Challenge(c) => {
+                io.line(&format!("+ {c}"));
+                until(io, deadline);
+                match io.read_line() {
+                    Ok(r) => step = x.respond(&String::from_utf8_lossy(&r)),
+                    Err(ReadError::Timeout) => return SaslEnd::TimedOut,
+                    Err(_) => return SaslEnd::Closed,
+                }
+            }
+            Step::Aborted => return SaslEnd::Aborted,
+            Step::InvalidBase64 => return SaslEnd::InvalidBase64,
+            Step::Failed => {
+                client.auth_attempts += 1;
+                io.flush();
+                std::thread::sleep(set.auth_failure_delay);
+                return SaslEnd::Failed;
+            }
+            Step::Done(cred) => return SaslEnd::Done(cred),
+        }
+    }
+}
+
 /// Our checkpassword-reply, installed beside the login program (Dovecot's
 /// path when that cannot be told).
 pub fn reply_helper() -> PathBuf {

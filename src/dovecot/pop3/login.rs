@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::session::CAPABILITY;
 use crate::dovecot::io::{Lines, ReadError};
-use crate::dovecot::login::{self, until, AuthResult, Client, Settings, Ssl, User};
-use crate::dovecot::sasl::{Credentials, Exchange, Mech, Step};
+use crate::dovecot::login::{self, until, AuthResult, Client, SaslEnd, Settings, Ssl, User};
+use crate::dovecot::sasl::{Credentials, Mech};
 use crate::dovecot::tlsio::TlsLines;
 
 /// `CLIENT_MAX_BAD_COMMANDS` of pop3-login.
@@ -215,39 +215,25 @@ fn auth(
         io.line(PLAINTEXT_DISALLOWED);
         return Next::Continue;
     }
-    let (mut x, mut step) = Exchange::start(mech, initial);
-    loop {
-        match step {
-            Step::Challenge(c) => {
-                io.line(&format!("+ {c}"));
-                until(io, deadline);
-                let resp = match io.read_line() {
-                    Ok(r) => r,
-                    Err(ReadError::Timeout) => {
-                        io.line("-ERR Disconnected for inactivity during authentication.");
-                        return Next::Close;
-                    }
-                    Err(_) => return Next::Close,
-                };
-                step = x.respond(&String::from_utf8_lossy(&resp));
-            }
-            Step::Aborted => {
-                io.line("-ERR Authentication aborted by client.");
-                return Next::Continue;
-            }
-            Step::InvalidBase64 => {
-                io.line("-ERR [AUTH] Invalid base64 in response");
-                return Next::Continue;
-            }
-            Step::Failed => {
-                client.auth_attempts += 1;
-                io.flush();
-                std::thread::sleep(set.auth_failure_delay);
-                io.line("-ERR [AUTH] Authentication failed.");
-                return Next::Continue;
-            }
-            Step::Done(cred) => return verify(set, client, io, mech, &cred),
+    match login::sasl_exchange(set, client, io, mech, initial, deadline) {
+        SaslEnd::Done(cred) => verify(set, client, io, mech, &cred),
+        SaslEnd::Aborted => {
+            io.line("-ERR Authentication aborted by client.");
+            Next::Continue
         }
+        SaslEnd::InvalidBase64 => {
+            io.line("-ERR [AUTH] Invalid base64 in response");
+            Next::Continue
+        }
+        SaslEnd::Failed => {
+            io.line("-ERR [AUTH] Authentication failed.");
+            Next::Continue
+        }
+        SaslEnd::TimedOut => {
+            io.line("-ERR Disconnected for inactivity during authentication.");
+            Next::Close
+        }
+        SaslEnd::Closed => Next::Close,
     }
 }
 
