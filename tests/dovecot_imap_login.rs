@@ -24,7 +24,9 @@ use qmail::conformance::{self, replay, Options, Target, Verdict};
 use qmail::imap::{CAPABILITY, DOVECOT_CAPABILITY};
 
 mod dovecot_support;
-use dovecot_support::{cert_and_key, chown_tree, copy_tree, mail_ids, repo};
+use dovecot_support::{
+    cert_and_key, chown_tree, copy_tree, login_with_short_timeout, mail_ids, repo,
+};
 
 const LOGIN: &str = env!("CARGO_BIN_EXE_imap-login");
 
@@ -424,27 +426,8 @@ fn inactivity_timeout_after_login() {
 #[test]
 fn login_timeout_from_connect() {
     use std::io::{BufReader, Read, Write};
-    use std::process::Stdio;
     let site = Site::new();
-    let start = |input: &[u8]| {
-        let mut child = Command::new(LOGIN)
-            .arg("-c")
-            .arg(site.conf())
-            .env_clear()
-            .envs([
-                ("TCPLOCALIP", "127.0.0.1"),
-                ("TCPREMOTEIP", "127.0.0.1"),
-                ("QMAILRS_IMAP_LOGIN_TIMEOUT", "1"),
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut w = child.stdin.take().unwrap();
-        w.write_all(input).unwrap();
-        (child, w)
-    };
+    let start = |input: &[u8]| login_with_short_timeout(LOGIN, &site.conf(), input);
     // Busy with NOOPs, still out after about a second.
     let (mut child, mut w) = start(b"");
     let mut r = BufReader::new(child.stdout.take().unwrap());

@@ -25,7 +25,9 @@ use qmail::conformance::transcript;
 use qmail::conformance::{self, replay, Options, Target, Verdict};
 
 mod dovecot_support;
-use dovecot_support::{cert_and_key, chown_tree, copy_tree, mail_ids, repo};
+use dovecot_support::{
+    cert_and_key, chown_tree, copy_tree, login_with_short_timeout, mail_ids, repo,
+};
 
 const LOGIN: &str = env!("CARGO_BIN_EXE_pop3-login");
 
@@ -411,27 +413,8 @@ fn checkvpw_is_the_passdb() {
 #[test]
 fn login_timeout_from_connect() {
     use std::io::{BufRead, BufReader, Read, Write};
-    use std::process::Stdio;
     let site = Site::new();
-    let start = |input: &[u8]| {
-        let mut child = Command::new(LOGIN)
-            .arg("-c")
-            .arg(site.conf())
-            .env_clear()
-            .envs([
-                ("TCPLOCALIP", "127.0.0.1"),
-                ("TCPREMOTEIP", "127.0.0.1"),
-                ("QMAILRS_IMAP_LOGIN_TIMEOUT", "1"),
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut w = child.stdin.take().unwrap();
-        w.write_all(input).unwrap();
-        (child, w)
-    };
+    let start = |input: &[u8]| login_with_short_timeout(LOGIN, &site.conf(), input);
     let line = |r: &mut BufReader<std::process::ChildStdout>| {
         let mut l = String::new();
         r.read_line(&mut l).unwrap();

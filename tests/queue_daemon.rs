@@ -810,21 +810,9 @@ fn daemon_of_another_queue_is_not_used() {
 /// local, so the chain ends in a triple bounce without any network.
 #[test]
 fn qmail_send_bounces_through_the_daemon() {
+    // hier::link_programs (in Host::new) put qmail-start and its
+    // children into bin/.
     let h = Host::new(Mode::Single);
-    for b in [
-        "qmail-send",
-        "qmail-clean",
-        "qmail-start",
-        "qmail-lspawn",
-        "qmail-rspawn",
-        "qmail-local",
-        "qmail-getpw",
-    ] {
-        let dst = h.home.join("bin").join(b);
-        if !dst.exists() {
-            std::os::unix::fs::symlink(bin(b), dst).unwrap();
-        }
-    }
     // Every local address to an alias home with no .qmail files: each
     // delivery is "no mailbox here", a permanent failure.
     let alias = h.dir.path().join("alias");

@@ -85,3 +85,32 @@ pub fn cert_and_key() -> (String, String) {
     }
     (certs, key)
 }
+
+/// A login program (`bin`, `-c conf`) on pipes with a 1-second login
+/// timeout, `input` already written; the child and its stdin.
+#[allow(dead_code)]
+pub fn login_with_short_timeout(
+    bin: &str,
+    conf: &Path,
+    input: &[u8],
+) -> (std::process::Child, std::process::ChildStdin) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(bin)
+        .arg("-c")
+        .arg(conf)
+        .env_clear()
+        .envs([
+            ("TCPLOCALIP", "127.0.0.1"),
+            ("TCPREMOTEIP", "127.0.0.1"),
+            ("QMAILRS_IMAP_LOGIN_TIMEOUT", "1"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut w = child.stdin.take().unwrap();
+    w.write_all(input).unwrap();
+    (child, w)
+}
