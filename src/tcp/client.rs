@@ -31,6 +31,7 @@ use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType};
 
 use super::errstr::errno_str;
 use super::ident::{sockaddr_bind, sockaddr_connect};
+use super::options::scan_ulong;
 use crate::inject::getopt::{getopt, Opt};
 
 /// The usage line (exit 100).
@@ -55,15 +56,6 @@ pub struct Options {
     pub host: String,
     pub port: String,
     pub program: Vec<Vec<u8>>,
-}
-
-/// `scan_ulong`: the leading digits' value and how many there were.
-fn scan_ulong(s: &[u8]) -> (u64, usize) {
-    let n = s.iter().take_while(|b| b.is_ascii_digit()).count();
-    let v = s[..n].iter().fold(0u64, |v, &d| {
-        v.wrapping_mul(10).wrapping_add(u64::from(d - b'0'))
-    });
-    (v, n)
 }
 
 impl Options {

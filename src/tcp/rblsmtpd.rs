@@ -29,6 +29,7 @@ use std::io::{self, Write};
 
 use hickory_proto::rr::{RData, RecordType};
 
+use super::options::scan_ulong;
 use crate::dns::{DnsError, Lookup};
 use crate::inject::getopt::{getopt, Opt};
 
@@ -195,7 +196,7 @@ impl Check {
                 Opt::Flag(b'B', _) => self.rbl_bounce = false,
                 Opt::Flag(b'c', _) => self.fail_closed = true,
                 Opt::Flag(b'C', _) => self.fail_closed = false,
-                Opt::Flag(b't', Some(v)) => self.timeout = scan_ulong(&v),
+                Opt::Flag(b't', Some(v)) => self.timeout = scan_ulong(&v).0,
                 Opt::Flag(b'r', Some(base)) => {
                     self.rbl(dns, &String::from_utf8_lossy(&base));
                     default_rbl = false;
@@ -235,15 +236,6 @@ impl Check {
         }
         m
     }
-}
-
-/// `scan_ulong`: the leading decimal digits (0 without any).
-fn scan_ulong(s: &[u8]) -> u64 {
-    s.iter()
-        .take_while(|b| b.is_ascii_digit())
-        .fold(0u64, |n, &d| {
-            n.wrapping_mul(10).wrapping_add(u64::from(d - b'0'))
-        })
 }
 
 /// The stderr line for a refusal.
