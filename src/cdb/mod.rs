@@ -211,13 +211,22 @@ impl<D: AsRef<[u8]>> Lookup for Reader<D> {
 /// it was opened on, so a table replaced by rename (`tcprules`,
 /// `qmail-newmrh`, a cron job) is seen by the next open, never half by one
 /// reader.
-#[derive(Debug)]
 pub struct FileReader {
     file: File,
     len: u64,
     /// The header, or the whole file when it is at most [`WHOLE`] bytes.
     held: Vec<u8>,
     hash: Hash,
+}
+
+impl fmt::Debug for FileReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileReader")
+            .field("len", &self.len)
+            .field("whole", &(self.held.len() as u64 == self.len))
+            .field("hash", &self.hash)
+            .finish()
+    }
 }
 
 /// Files up to this size are read whole at open.
