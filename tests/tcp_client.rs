@@ -1,4 +1,4 @@
-//! tcpclient and mconnect against a listener on 127.0.0.1: the program
+//! tcpclient, mconnect and tcpcat against a listener on 127.0.0.1: the program
 //! gets the connection on fds 6 and 7 and the `TCP*` environment; a
 //! refused connection is reported and exit 111; mconnect adds the CRs.
 
@@ -119,4 +119,21 @@ fn mconnect_talks_crlf() {
         .unwrap();
     assert_eq!(out, "250 ok\r\n");
     assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn tcpcat_prints_what_the_server_sends() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        (&s).write_all(b"quote of the day\r\n").unwrap();
+    });
+    let o = Command::new(env!("CARGO_BIN_EXE_tcpcat"))
+        .args(["127.0.0.1", &port.to_string()])
+        .output()
+        .unwrap();
+    server.join().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "quote of the day\r\n");
 }

@@ -11,15 +11,16 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
-/// The installed script: `text` with every `QMAIL` replaced by the qmail home.
-fn installed(text: &[u8]) -> Vec<u8> {
-    let home = qmail::root::qmail_home();
+/// The installed script: `text` with every `token` replaced by `value`
+/// (the qmail home for `QMAIL`, as netqmail's Makefile does; ucspi-tcp's
+/// bin directory for `UCSPI`, as its conf-home).
+fn installed(text: &[u8], token: &[u8], value: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len() + 64);
     let mut rest = text;
-    while let Some(i) = rest.windows(5).position(|w| w == b"QMAIL") {
+    while let Some(i) = rest.windows(token.len()).position(|w| w == token) {
         out.extend_from_slice(&rest[..i]);
-        out.extend_from_slice(home.as_os_str().as_bytes());
-        rest = &rest[i + 5..];
+        out.extend_from_slice(value);
+        rest = &rest[i + token.len()..];
     }
     out.extend_from_slice(rest);
     out
@@ -49,14 +50,32 @@ fn script_name(arg0: OsString) -> OsString {
     arg0
 }
 
-/// Exec `/bin/sh -c` on the installed `text` with this process's
-/// arguments; returns only if `/bin/sh` cannot be run (exit 111 then).
+/// Exec `/bin/sh -c` on the installed `text` (`QMAIL` the qmail home)
+/// with this process's arguments; returns only if `/bin/sh` cannot be
+/// run (exit 111 then).
+#[allow(dead_code)]
 pub fn run(name: &str, text: &[u8]) -> ! {
+    let home = qmail::root::qmail_home();
+    run_installed(name, installed(text, b"QMAIL", home.as_os_str().as_bytes()))
+}
+
+/// [`run`] for ucspi-tcp's scripts: `UCSPI` is the directory this
+/// program is in, where its tcpclient, delcr and addcr are.
+#[allow(dead_code)]
+pub fn run_ucspi(name: &str, text: &[u8]) -> ! {
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    run_installed(name, installed(text, b"UCSPI", dir.as_os_str().as_bytes()))
+}
+
+fn run_installed(name: &str, text: Vec<u8>) -> ! {
     let mut args = std::env::args_os();
     let arg0 = args.next().unwrap_or_else(|| name.into());
     let e = std::process::Command::new("/bin/sh")
         .arg("-c")
-        .arg(OsString::from_vec(installed(text)))
+        .arg(OsString::from_vec(text))
         .arg(script_name(arg0))
         .args(args)
         .exec();

@@ -1,0 +1,3 @@
+#!/bin/sh
+# WARNING: This file was auto-generated. Do not edit!
+exec UCSPI/tcpclient -RHl0 -- "${1-0}" "${2-17}" sh -c 'exec cat <&6'
