@@ -25,7 +25,7 @@ use qmail::imap::{CAPABILITY, DOVECOT_CAPABILITY};
 
 mod dovecot_support;
 use dovecot_support::{
-    cert_and_key, chown_tree, copy_tree, login_with_short_timeout, mail_ids, repo,
+    cert_and_key, chown_tree, copy_tree, login_with_short_timeout, mail_ids, repo, stdout_to_end,
 };
 
 const LOGIN: &str = env!("CARGO_BIN_EXE_imap-login");
@@ -364,21 +364,8 @@ fn inactivity_timeout_after_login() {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::process::Stdio;
     let site = Site::new();
-    let mut child = Command::new(LOGIN)
-        .arg("-c")
-        .arg(site.conf())
-        .env_clear()
-        .envs([
-            ("TCPLOCALIP", "127.0.0.1"),
-            ("TCPREMOTEIP", "127.0.0.1"),
-            ("QMAILRS_IMAP_IDLE_TIMEOUT", "1"),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut w = child.stdin.take().unwrap();
+    let (mut child, mut w) =
+        login_with_short_timeout(LOGIN, &site.conf(), "QMAILRS_IMAP_IDLE_TIMEOUT", b"");
     let mut r = BufReader::new(child.stdout.take().unwrap());
     read_until(&mut r, "* OK ");
     w.write_all(b"a1 LOGIN alice alicepw\r\na2 IDLE\r\n")
@@ -425,9 +412,11 @@ fn inactivity_timeout_after_login() {
 /// inside an AUTHENTICATE exchange its text says so.
 #[test]
 fn login_timeout_from_connect() {
-    use std::io::{BufReader, Read, Write};
+    use std::io::{BufReader, Write};
     let site = Site::new();
-    let start = |input: &[u8]| login_with_short_timeout(LOGIN, &site.conf(), input);
+    let start = |input: &[u8]| {
+        login_with_short_timeout(LOGIN, &site.conf(), "QMAILRS_IMAP_LOGIN_TIMEOUT", input)
+    };
     // Busy with NOOPs, still out after about a second.
     let (mut child, mut w) = start(b"");
     let mut r = BufReader::new(child.stdout.take().unwrap());
@@ -444,13 +433,7 @@ fn login_timeout_from_connect() {
     );
     child.wait().unwrap();
     let (mut child, _w) = start(b"a1 AUTHENTICATE PLAIN\r\n");
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
+    let out = stdout_to_end(&mut child);
     assert!(
         out.ends_with("\r\n+ \r\n* BYE Disconnected for inactivity during authentication.\r\n"),
         "{out}"

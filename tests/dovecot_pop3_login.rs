@@ -26,7 +26,7 @@ use qmail::conformance::{self, replay, Options, Target, Verdict};
 
 mod dovecot_support;
 use dovecot_support::{
-    cert_and_key, chown_tree, copy_tree, login_with_short_timeout, mail_ids, repo,
+    cert_and_key, chown_tree, copy_tree, login_with_short_timeout, mail_ids, repo, stdout_to_end,
 };
 
 const LOGIN: &str = env!("CARGO_BIN_EXE_pop3-login");
@@ -412,9 +412,11 @@ fn checkvpw_is_the_passdb() {
 /// inside an AUTH exchange its text says so.
 #[test]
 fn login_timeout_from_connect() {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::{BufRead, BufReader, Write};
     let site = Site::new();
-    let start = |input: &[u8]| login_with_short_timeout(LOGIN, &site.conf(), input);
+    let start = |input: &[u8]| {
+        login_with_short_timeout(LOGIN, &site.conf(), "QMAILRS_IMAP_LOGIN_TIMEOUT", input)
+    };
     let line = |r: &mut BufReader<std::process::ChildStdout>| {
         let mut l = String::new();
         r.read_line(&mut l).unwrap();
@@ -439,13 +441,7 @@ fn login_timeout_from_connect() {
     );
     child.wait().unwrap();
     let (mut child, _w) = start(b"AUTH PLAIN\r\n");
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
+    let out = stdout_to_end(&mut child);
     assert!(
         out.ends_with("\r\n+ \r\n-ERR Disconnected for inactivity during authentication.\r\n"),
         "{out}"

@@ -86,12 +86,14 @@ pub fn cert_and_key() -> (String, String) {
     (certs, key)
 }
 
-/// A login program (`bin`, `-c conf`) on pipes with a 1-second login
-/// timeout, `input` already written; the child and its stdin.
+/// A login program (`bin`, `-c conf`) on pipes with one of its timeout
+/// variables (`QMAILRS_IMAP_LOGIN_TIMEOUT`, `QMAILRS_IMAP_IDLE_TIMEOUT`)
+/// at 1 second, `input` already written; the child and its stdin.
 #[allow(dead_code)]
 pub fn login_with_short_timeout(
     bin: &str,
     conf: &Path,
+    timeout_var: &str,
     input: &[u8],
 ) -> (std::process::Child, std::process::ChildStdin) {
     use std::io::Write;
@@ -103,7 +105,7 @@ pub fn login_with_short_timeout(
         .envs([
             ("TCPLOCALIP", "127.0.0.1"),
             ("TCPREMOTEIP", "127.0.0.1"),
-            ("QMAILRS_IMAP_LOGIN_TIMEOUT", "1"),
+            (timeout_var, "1"),
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -113,4 +115,18 @@ pub fn login_with_short_timeout(
     let mut w = child.stdin.take().unwrap();
     w.write_all(input).unwrap();
     (child, w)
+}
+
+/// Everything `child` writes on stdout until it closes it.
+#[allow(dead_code)]
+pub fn stdout_to_end(child: &mut std::process::Child) -> String {
+    use std::io::Read;
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    out
 }
